@@ -1,0 +1,234 @@
+package sqlguard
+
+import (
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	pg "github.com/pganalyze/pg_query_go/v5"
+	pgparser "github.com/pganalyze/pg_query_go/v5/parser"
+)
+
+// Query is a statement that passed Check. Only sqlguard constructs one.
+type Query struct {
+	sql  string
+	tree *pg.ParseResult
+	c    *compiled
+
+	rels  []*relRule
+	funcs []string
+	cols  []colRef
+
+	fpOnce sync.Once
+	fp     string
+
+	listsOnce sync.Once
+	relNames  []string
+	funcNames []string
+	colNames  []string
+}
+
+// Check validates sql against p. It returns a *Query, or an *Error (as
+// error) saying why the statement is rejected. It performs no I/O.
+func Check(sql string, p *Policy) (*Query, error) {
+	if p == nil {
+		return nil, &Error{Code: CodeInvalidPolicy, Message: "no sqlguard policy"}
+	}
+	c := p.compiled()
+	if c.err != nil {
+		return nil, c.err
+	}
+	q, err := check(sql, c, forceReflectWalk || len(schemaDrift) > 0)
+	if err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+func check(sql string, c *compiled, slow bool) (*Query, *Error) {
+	// Before parsing.
+	if len(sql) > c.maxSQLBytes {
+		return nil, &Error{Code: CodeTooLarge, Message: "the query is longer than " + strconv.Itoa(c.maxSQLBytes) + " bytes"}
+	}
+	if i := strings.IndexByte(sql, 0); i >= 0 {
+		return nil, newError(CodeInvalidEncoding, sql, int32(i), "the query contains a NUL byte")
+	}
+	if !utf8.ValidString(sql) {
+		return nil, &Error{Code: CodeInvalidEncoding, Message: "the query is not valid UTF-8"}
+	}
+	if strings.TrimSpace(sql) == "" {
+		return nil, &Error{Code: CodeEmpty, Message: "the query is empty"}
+	}
+	if strings.IndexByte(sql, '\\') >= 0 {
+		if err := lexerDifferential(sql); err != nil {
+			return nil, err
+		}
+	}
+
+	tree, err := pg.Parse(sql)
+	if err != nil {
+		var pe *pgparser.Error
+		if errors.As(err, &pe) {
+			return nil, withPosition(CodeSyntaxError, cleanParserMessage(pe.Message), pe.Cursorpos)
+		}
+		// The parse tree could not be decoded: protobuf's nesting limit.
+		return nil, &Error{Code: CodeResourceLimit, Message: "the query is nested too deeply"}
+	}
+	switch len(tree.Stmts) {
+	case 0:
+		return nil, &Error{Code: CodeEmpty, Message: "the query has no statement (only comments or semicolons)"}
+	case 1:
+	default:
+		return nil, newError(CodeMultipleStatements, sql, tree.Stmts[1].StmtLocation,
+			"only one statement is allowed; found "+strconv.Itoa(len(tree.Stmts)))
+	}
+	raw := tree.Stmts[0]
+	sel := raw.GetStmt().GetSelectStmt()
+	if sel == nil {
+		kind := "unknown"
+		if raw.GetStmt() != nil {
+			m := raw.Stmt.ProtoReflect()
+			if fd := m.WhichOneof(m.Descriptor().Oneofs().ByName("node")); fd != nil {
+				kind = stmtKind(string(fd.Message().Name()))
+			}
+		}
+		return nil, newError(CodeNotSelect, sql, raw.StmtLocation, "only SELECT queries are allowed; this is "+article(kind)+" statement")
+	}
+
+	w := walker{c: c, sql: sql, maxDepth: c.maxDepth, slow: slow}
+	w.visitSelectStmt(sel)
+	w.finish()
+	if w.err != nil {
+		return nil, w.err
+	}
+	return &Query{sql: statementText(sql, raw), tree: tree, c: c, rels: w.rels, funcs: w.funcs, cols: w.cols}, nil
+}
+
+func article(kind string) string {
+	if kind != "" && strings.ContainsRune("AEIOUaeiou", rune(kind[0])) {
+		return "an " + kind
+	}
+	return "a " + kind
+}
+
+// statementText is the text of the one statement: without what follows it
+// (the semicolon, trailing comments) and trimmed.
+func statementText(sql string, raw *pg.RawStmt) string {
+	start, n := int(raw.StmtLocation), int(raw.StmtLen)
+	if start < 0 || start > len(sql) {
+		start = 0
+	}
+	end := len(sql)
+	if n > 0 && start+n <= len(sql) {
+		end = start + n
+	}
+	s := strings.TrimSpace(sql[start:end])
+	for strings.HasSuffix(s, ";") {
+		s = strings.TrimSpace(strings.TrimSuffix(s, ";"))
+	}
+	return s
+}
+
+// lexerDifferential rejects a plain '…' string constant (not E'…', U&'…'
+// or dollar-quoted) whose text contains \' — a backslash before a quote,
+// inside or at the end. libpg_query lexes with standard_conforming_strings
+// on; a server with it off reads \' as an escaped quote, so the string would
+// end elsewhere and hide, or reveal, other SQL.
+func lexerDifferential(sql string) *Error {
+	res, err := pg.Scan(sql)
+	if err != nil {
+		var pe *pgparser.Error
+		if errors.As(err, &pe) {
+			return withPosition(CodeSyntaxError, cleanParserMessage(pe.Message), pe.Cursorpos)
+		}
+		return &Error{Code: CodeSyntaxError, Message: "the query cannot be tokenized"}
+	}
+	for _, t := range res.Tokens {
+		if t.Token != pg.Token_SCONST {
+			continue
+		}
+		s, e := int(t.Start), int(t.End)
+		if s < 0 || e > len(sql) || s >= e || sql[s] != '\'' {
+			continue
+		}
+		if strings.Contains(sql[s:e], `\'`) {
+			return newError(CodeLexerDifferential, sql, t.Start,
+				`a string literal contains a backslash before a quote, which a server with standard_conforming_strings off would read differently; use E'…' or double the quote`)
+		}
+	}
+	return nil
+}
+
+// SQL returns the text to run: the original statement, trimmed, without a
+// trailing semicolon or trailing comments. It passed the lexer-differential
+// check.
+func (q *Query) SQL() string { return q.sql }
+
+// Fingerprint returns the pg_query fingerprint (hex) of the statement; it
+// is the same for queries that differ only in constants and formatting.
+func (q *Query) Fingerprint() string {
+	q.fpOnce.Do(func() {
+		q.fp, _ = pg.Fingerprint(q.sql)
+	})
+	return q.fp
+}
+
+func (q *Query) lists() {
+	q.listsOnce.Do(func() {
+		for _, r := range q.rels {
+			q.relNames = append(q.relNames, r.key)
+		}
+		q.relNames = sortedUnique(q.relNames)
+		q.funcNames = sortedUnique(append([]string(nil), q.funcs...))
+		for _, c := range q.cols {
+			if c.col != "" {
+				q.colNames = append(q.colNames, c.rel+"."+c.col)
+			}
+		}
+		q.colNames = sortedUnique(q.colNames)
+	})
+}
+
+func sortedUnique(s []string) []string {
+	sort.Strings(s)
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// Relations returns the relations the query reads, as canonical
+// schema.table, sorted and without duplicates (CTE names are not relations).
+func (q *Query) Relations() []string {
+	q.lists()
+	return append([]string(nil), q.relNames...)
+}
+
+// Columns returns the columns the query references, best effort, sorted and
+// without duplicates: "schema.table.column" when the column is qualified by
+// a relation's name or alias, or is unqualified in a query level reading
+// exactly one relation; "?.column" when the relation cannot be told
+// (several relations in the level, or an output alias in ORDER BY). Columns
+// of subqueries, CTEs and functions in FROM are not listed (their own base
+// columns are, at the level that reads them), and neither are * and
+// whole-row references.
+func (q *Query) Columns() []string {
+	q.lists()
+	return append([]string(nil), q.colNames...)
+}
+
+// Functions returns the names of the functions the query calls (without a
+// pg_catalog qualifier), sorted and without duplicates.
+func (q *Query) Functions() []string {
+	q.lists()
+	return append([]string(nil), q.funcNames...)
+}

@@ -1,0 +1,2 @@
+-- want: multiple_statements
+SELECT 1 --; DROP TABLE orders
