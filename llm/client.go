@@ -1,0 +1,543 @@
+package llm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+)
+
+// Defaults applied by New to zero-valued Config fields.
+const (
+	DefaultBaseURL          = "https://api.openai.com/v1"
+	DefaultTimeout          = 60 * time.Second
+	DefaultMaxRetries       = 3
+	DefaultBreakerThreshold = 5
+	DefaultBreakerCooldown  = 30 * time.Second
+)
+
+// Retry tuning. Not configurable: the defaults suit every server we target.
+const (
+	backoffBase = 500 * time.Millisecond
+	backoffCap  = 8 * time.Second
+	// maxRetryWait is the longest Retry-After the client waits out inside a
+	// call; a longer one ends the call with CodeUnavailable and RetryAfter.
+	maxRetryWait = 30 * time.Second
+)
+
+// Config configures a Client. The zero value is not configured (see
+// Enabled); zero-valued numeric fields take the Default* values.
+type Config struct {
+	// BaseURL is the OpenAI-compatible API root, including the version
+	// path: https://api.openai.com/v1 (the default), or a local server such
+	// as http://localhost:11434/v1 (Ollama), http://host:8000/v1 (vLLM),
+	// http://host:8080/v1 (llama.cpp), http://localhost:1234/v1 (LM Studio).
+	// A trailing slash is ignored; nothing is guessed or appended.
+	BaseURL string
+	// APIKey is sent as "Authorization: Bearer <key>". It may be empty for
+	// a local server, in which case no Authorization header is sent.
+	APIKey string
+	// Model is the model name, as the server knows it. Required.
+	Model string
+	// Timeout bounds a whole Complete call, retries and backoff included.
+	// Zero means DefaultTimeout (60s).
+	Timeout time.Duration
+	// MaxRetries is how many times a failed attempt is retried (429, 408,
+	// 500, 502, 503, 504, network errors). Zero means DefaultMaxRetries (3);
+	// a negative value disables retries.
+	MaxRetries int
+	// JSONMode asks for response_format {"type":"json_object"}. If the
+	// server rejects it (a 400/422 that mentions it), the call is retried
+	// once without it and the client stops asking.
+	JSONMode bool
+	// BreakerThreshold is how many consecutive failed calls open the circuit
+	// breaker. Zero means DefaultBreakerThreshold (5); negative disables the
+	// breaker.
+	BreakerThreshold int
+	// BreakerCooldown is how long the breaker stays open before it lets a
+	// probe through. Zero means DefaultBreakerCooldown (30s).
+	BreakerCooldown time.Duration
+	// HTTPClient sends the requests; nil means a client with a clone of
+	// http.DefaultTransport and no overall timeout (Timeout and the
+	// context bound the calls).
+	HTTPClient *http.Client
+	// Logger receives retries, fallbacks and breaker changes; nil discards.
+	Logger *slog.Logger
+}
+
+// Enabled reports whether c names a model and either an API key or a base
+// URL. Without a base URL the client talks to OpenAI, which needs a key; a
+// local server named by its base URL may need none.
+func (c Config) Enabled() bool {
+	return strings.TrimSpace(c.Model) != "" &&
+		(strings.TrimSpace(c.APIKey) != "" || strings.TrimSpace(c.BaseURL) != "")
+}
+
+// String describes c without its API key.
+func (c Config) String() string {
+	key := "unset"
+	if c.APIKey != "" {
+		key = "set"
+	}
+	return fmt.Sprintf("llm.Config{BaseURL: %q, Model: %q, APIKey: %s, Timeout: %s, MaxRetries: %d, JSONMode: %t}",
+		redactURL(c.BaseURL), c.Model, key, c.Timeout, c.MaxRetries, c.JSONMode)
+}
+
+// GoString is String: %#v must not print the key either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue keeps the API key out of structured logs.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("base_url", redactURL(c.BaseURL)),
+		slog.String("model", c.Model),
+		slog.Bool("api_key_set", c.APIKey != ""),
+		slog.Duration("timeout", c.Timeout),
+		slog.Int("max_retries", c.MaxRetries),
+		slog.Bool("json_mode", c.JSONMode),
+	)
+}
+
+// Role is a chat message's author.
+type Role string
+
+// Roles.
+const (
+	RoleSystem    Role = "system"
+	RoleUser      Role = "user"
+	RoleAssistant Role = "assistant"
+)
+
+// Message is one chat message.
+type Message struct {
+	Role    Role
+	Content string
+}
+
+// Request is one chat completion request. The model, the temperature (0)
+// and the response format come from the Client.
+type Request struct {
+	Messages []Message
+	// MaxTokens caps the answer's length; zero leaves it to the server.
+	MaxTokens int
+}
+
+// Usage is the server-reported token count (zero if it reported none).
+type Usage struct {
+	PromptTokens     int
+	CompletionTokens int
+	TotalTokens      int
+}
+
+// Response is a successful completion.
+type Response struct {
+	// Content is the first choice's raw text: pass it to ExtractSQL.
+	Content string
+	// Model is the model the server says answered (Config.Model if it
+	// did not say).
+	Model string
+	// FinishReason is the server's: "stop", "length" (MaxTokens was
+	// reached: the answer may be cut off), ...
+	FinishReason string
+	Usage        Usage
+	// Attempts is the number of HTTP requests made (1 without retries).
+	Attempts int
+	// Latency is the whole call's wall time, retries and backoff included.
+	Latency time.Duration
+}
+
+// Client is an OpenAI-compatible chat completion client with retries and a
+// circuit breaker. It is safe for concurrent use.
+type Client struct {
+	oa         *openai.Client
+	model      string
+	host       string // endpoint host, for messages and logs
+	apiKey     string // only to redact it from causes
+	timeout    time.Duration
+	maxRetries int
+	reasoning  bool // an OpenAI reasoning model: max_completion_tokens, no temperature
+	breaker    *breaker
+	log        *slog.Logger
+
+	// Adaptive: set once the server has rejected the parameter.
+	wantJSON atomic.Bool
+	noTemp   atomic.Bool
+
+	// Test seams.
+	now    func() time.Time
+	sleep  func(ctx context.Context, d time.Duration) error
+	jitter func(ceiling time.Duration) time.Duration
+}
+
+// New returns a Client for cfg, or a *Error with CodeNotConfigured.
+func New(cfg Config) (*Client, error) {
+	if !cfg.Enabled() {
+		return nil, &Error{Code: CodeNotConfigured,
+			Message: "no LLM is configured: set a model, and an API key or a base URL"}
+	}
+	base := strings.TrimSpace(cfg.BaseURL)
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, &Error{Code: CodeNotConfigured,
+			Message: "the LLM base URL is not an http(s) URL (expected e.g. http://localhost:11434/v1)"}
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, &Error{Code: CodeNotConfigured,
+			Message: "the LLM base URL must not have a query or a fragment"}
+	}
+	base = strings.TrimRight(base, "/")
+
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	retries := cfg.MaxRetries
+	switch {
+	case retries == 0:
+		retries = DefaultMaxRetries
+	case retries < 0:
+		retries = 0
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+		if t, ok := http.DefaultTransport.(*http.Transport); ok {
+			hc.Transport = t.Clone()
+		}
+	}
+	key := strings.TrimSpace(cfg.APIKey)
+	model := strings.TrimSpace(cfg.Model)
+
+	oc := openai.DefaultConfig(key)
+	oc.BaseURL = base
+	oc.HTTPClient = &wire{hc: hc}
+
+	c := &Client{
+		oa:         openai.NewClientWithConfig(oc),
+		model:      model,
+		host:       u.Host,
+		apiKey:     key,
+		timeout:    timeout,
+		maxRetries: retries,
+		reasoning:  isReasoningModel(model),
+		log:        log.With("llm_host", u.Host, "llm_model", model),
+		now:        time.Now,
+		sleep:      sleepCtx,
+		jitter:     fullJitter,
+	}
+	c.wantJSON.Store(cfg.JSONMode)
+	if cfg.BreakerThreshold >= 0 {
+		threshold := cfg.BreakerThreshold
+		if threshold == 0 {
+			threshold = DefaultBreakerThreshold
+		}
+		cooldown := cfg.BreakerCooldown
+		if cooldown <= 0 {
+			cooldown = DefaultBreakerCooldown
+		}
+		c.breaker = newBreaker(threshold, cooldown, timeout)
+		c.breaker.onChange = func(from, to breakerState, failures int) {
+			switch to {
+			case stateOpen:
+				c.log.Warn("llm circuit breaker opened", "from", from.String(), "failures", failures, "cooldown", cooldown)
+			default:
+				c.log.Info("llm circuit breaker state changed", "from", from.String(), "to", to.String())
+			}
+		}
+	}
+	return c, nil
+}
+
+// Model returns the configured model name.
+func (c *Client) Model() string { return c.model }
+
+// Host returns the endpoint's host (and port), for logs and messages.
+func (c *Client) Host() string { return c.host }
+
+// errCallTimeout is the cause of the per-call deadline (Config.Timeout).
+var errCallTimeout = errors.New("llm call timeout")
+
+// Complete sends req and returns the first choice. Failures are *Error:
+// see the Code constants. When ctx ends first, the error is CodeCancelled
+// (or CodeTimeout for a passed deadline) and wraps ctx's error.
+func (c *Client) Complete(ctx context.Context, req Request) (*Response, error) {
+	if err := checkRequest(req); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, c.ctxError(ctx, 0, nil)
+	}
+	probe, wait, ok := c.breaker.allow(c.now())
+	if !ok {
+		return nil, &Error{
+			Code: CodeCircuitOpen,
+			Message: fmt.Sprintf("the LLM at %s failed repeatedly; not calling it again for %s",
+				c.host, roundUp(wait)),
+			RetryAfter: wait,
+		}
+	}
+	resp, o, err := c.complete(ctx, req)
+	c.breaker.done(c.now(), probe, o)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			level := slog.LevelWarn
+			if e.Code == CodeCancelled {
+				level = slog.LevelDebug
+			}
+			c.log.Log(ctx, level, "llm call failed", "code", string(e.Code), "message", e.Message, "cause", e.Err)
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+// complete runs the attempts of one call under the call's deadline.
+func (c *Client) complete(parent context.Context, req Request) (*Response, outcome, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeoutCause(parent, c.timeout, errCallTimeout)
+	defer cancel()
+
+	attempts, retries := 0, 0
+	var last error
+	for {
+		if ctx.Err() != nil {
+			return nil, c.ctxOutcome(parent), c.ctxError(parent, attempts, last)
+		}
+		sendJSON := c.wantJSON.Load()
+		sendTemp := !c.reasoning && !c.noTemp.Load()
+		w := &attempt{temperature: sendTemp}
+		attempts++
+		res, err := c.oa.CreateChatCompletion(context.WithValue(ctx, attemptKey{}, w), c.chatRequest(req, sendJSON))
+		if err == nil {
+			resp, o, err := c.response(res, attempts, time.Since(start))
+			return resp, o, err
+		}
+		err = redact(err, c.apiKey)
+		last = err
+		if ctx.Err() != nil {
+			return nil, c.ctxOutcome(parent), c.ctxError(parent, attempts, last)
+		}
+		f := c.classify(err, w, attempts)
+
+		// Parameters some servers reject: drop them for good and try again
+		// at once (this does not use up a retry).
+		if f.rejects(paramResponseFormat) && sendJSON {
+			c.wantJSON.Store(false)
+			c.log.Warn("llm server rejected response_format json_object; retrying without it from now on",
+				"status", w.status)
+			continue
+		}
+		if f.rejects(paramTemperature) && sendTemp {
+			c.noTemp.Store(true)
+			c.log.Warn("llm server rejected temperature 0; retrying with the server's default from now on",
+				"status", w.status)
+			continue
+		}
+
+		if !f.retryable || retries >= c.maxRetries {
+			return nil, f.outcome, f.err
+		}
+		delay := c.jitter(backoff(retries))
+		if f.retryAfter > 0 {
+			if f.retryAfter > maxRetryWait || f.retryAfter >= remaining(ctx) {
+				return nil, f.outcome, f.err
+			}
+			delay = f.retryAfter
+		}
+		if delay >= remaining(ctx) {
+			// Waiting would outlast the call: fail now with the real reason.
+			return nil, f.outcome, f.err
+		}
+		retries++
+		c.log.Warn("llm attempt failed; retrying", "attempt", attempts, "status", w.status,
+			"delay", delay, "retry_after", f.retryAfter, "err", err)
+		if err := c.sleep(ctx, delay); err != nil {
+			return nil, c.ctxOutcome(parent), c.ctxError(parent, attempts, last)
+		}
+	}
+}
+
+// chatRequest builds go-openai's request. Temperature stays 0 in the
+// struct (go-openai would drop it: omitempty); the wire adds it.
+func (c *Client) chatRequest(req Request, jsonMode bool) openai.ChatCompletionRequest {
+	msgs := make([]openai.ChatCompletionMessage, len(req.Messages))
+	for i, m := range req.Messages {
+		msgs[i] = openai.ChatCompletionMessage{Role: string(m.Role), Content: m.Content}
+	}
+	r := openai.ChatCompletionRequest{Model: c.model, Messages: msgs}
+	if c.reasoning {
+		r.MaxCompletionTokens = req.MaxTokens
+	} else {
+		// max_tokens, deprecated by OpenAI, is what every local server
+		// (Ollama, llama.cpp, LM Studio, vLLM) understands.
+		//lint:ignore SA1019 max_completion_tokens is not supported by all OpenAI-compatible servers
+		r.MaxTokens = req.MaxTokens
+	}
+	if jsonMode {
+		r.ResponseFormat = &openai.ChatCompletionResponseFormat{Type: openai.ChatCompletionResponseFormatTypeJSONObject}
+	}
+	return r
+}
+
+// response turns a decoded completion into a Response, or an error for an
+// answer that has no content to offer.
+func (c *Client) response(res openai.ChatCompletionResponse, attempts int, latency time.Duration) (*Response, outcome, error) {
+	if len(res.Choices) == 0 {
+		return nil, outcomeSuccess, &Error{Code: CodeBadOutput,
+			Message: fmt.Sprintf("the LLM at %s returned no answer (no choices)", c.host)}
+	}
+	ch := res.Choices[0]
+	if strings.TrimSpace(ch.Message.Content) == "" {
+		switch {
+		case ch.Message.Refusal != "":
+			return nil, outcomeSuccess, &Error{Code: CodeRefused,
+				Message: "the model declined to answer: " + oneLine(ch.Message.Refusal, 200)}
+		case ch.FinishReason == openai.FinishReasonContentFilter:
+			return nil, outcomeSuccess, &Error{Code: CodeRefused,
+				Message: "the LLM provider's content filter blocked the answer"}
+		}
+	}
+	model := res.Model
+	if model == "" {
+		model = c.model
+	}
+	return &Response{
+		Content:      ch.Message.Content,
+		Model:        model,
+		FinishReason: string(ch.FinishReason),
+		Usage: Usage{
+			PromptTokens:     res.Usage.PromptTokens,
+			CompletionTokens: res.Usage.CompletionTokens,
+			TotalTokens:      res.Usage.TotalTokens,
+		},
+		Attempts: attempts,
+		Latency:  latency,
+	}, outcomeSuccess, nil
+}
+
+// ctxOutcome: the call's own deadline means a slow server (a failure); the
+// caller's cancellation or deadline says nothing about the server.
+func (c *Client) ctxOutcome(parent context.Context) outcome {
+	if parent.Err() != nil {
+		return outcomeNeutral
+	}
+	return outcomeFailure
+}
+
+// ctxError builds the error for a call whose context ended.
+func (c *Client) ctxError(parent context.Context, attempts int, last error) *Error {
+	detail := fmt.Sprintf("after %d attempt(s)", attempts)
+	if last != nil {
+		detail += "; last error: " + last.Error()
+	}
+	if err := parent.Err(); err != nil {
+		cause := fmt.Errorf("%w (%s)", err, detail)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return &Error{Code: CodeTimeout, Err: cause,
+				Message: fmt.Sprintf("the request's deadline passed before the LLM at %s answered", c.host)}
+		}
+		return &Error{Code: CodeCancelled, Err: cause, Message: "the LLM request was cancelled"}
+	}
+	return &Error{Code: CodeTimeout,
+		Err: fmt.Errorf("%w: %w (%s)", errCallTimeout, context.DeadlineExceeded, detail),
+		Message: fmt.Sprintf("the LLM at %s did not answer within %s (the LLM timeout)",
+			c.host, c.timeout)}
+}
+
+func checkRequest(req Request) error {
+	if len(req.Messages) == 0 {
+		return &Error{Code: CodeBadRequest, Message: "the LLM request has no messages"}
+	}
+	for _, m := range req.Messages {
+		switch m.Role {
+		case RoleSystem, RoleUser, RoleAssistant:
+		default:
+			return &Error{Code: CodeBadRequest, Message: fmt.Sprintf("the LLM request has a message with role %q", m.Role)}
+		}
+	}
+	if req.MaxTokens < 0 {
+		return &Error{Code: CodeBadRequest, Message: "the LLM request has a negative MaxTokens"}
+	}
+	return nil
+}
+
+// isReasoningModel reports whether go-openai treats model as an OpenAI
+// reasoning model: it refuses max_tokens for them (max_completion_tokens
+// instead), and OpenAI rejects any temperature but the default for them.
+func isReasoningModel(model string) bool {
+	for _, p := range []string{"o1", "o3", "o4", "gpt-5", "gpt-6"} {
+		if strings.HasPrefix(model, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// backoff is the exponential backoff ceiling before retry n (0-based):
+// backoffBase·2ⁿ, capped at backoffCap.
+func backoff(n int) time.Duration {
+	d := backoffBase
+	for i := 0; i < n && d < backoffCap; i++ {
+		d *= 2
+	}
+	return min(d, backoffCap)
+}
+
+// fullJitter returns a uniformly random duration in [0, ceiling].
+func fullJitter(ceiling time.Duration) time.Duration {
+	if ceiling <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(ceiling) + 1))
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// remaining is the time left before ctx's deadline.
+func remaining(ctx context.Context) time.Duration {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return time.Duration(1<<63 - 1)
+	}
+	return time.Until(dl)
+}
+
+// roundUp formats d rounded up to a whole second (at least 1s).
+func roundUp(d time.Duration) string {
+	s := (d + time.Second - 1) / time.Second
+	return (max(s, 1) * time.Second).String()
+}
+
+// redactURL drops the userinfo (which may hold a password) from a URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return u.Redacted()
+}
