@@ -1,0 +1,168 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/pgmcp/pgmcp/llm"
+	"github.com/pgmcp/pgmcp/schema"
+	"github.com/pgmcp/pgmcp/sqlguard"
+	"github.com/pgmcp/pgmcp/tools/pgexec"
+)
+
+// Code is a stable, machine-readable error class a tool result carries.
+// Codes of other packages (sqlguard, schema, pgexec, llm) pass through
+// unchanged; these are the tools' own.
+type Code string
+
+// The tools' own codes. Never rename one.
+const (
+	CodeInvalidArgument Code = "invalid_argument"
+	CodeUnknownDatabase Code = "unknown_database"
+	CodeInternal        Code = "internal"
+)
+
+// Error is a tool failure whose Code, Message and Hint are safe to send to
+// the client (and the model). Err is internal: logged, never sent.
+type Error struct {
+	Code    Code
+	Message string
+	Hint    string
+	Err     error
+	// SQL is the query the failure is about, when there is one.
+	SQL string
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+func (e *Error) Unwrap() error { return e.Err }
+
+// errorBody is what a failed tool call returns, as JSON text.
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+	// SQL is the query the failure is about, when there is one.
+	SQL string `json:"sql,omitempty"`
+	// SQLState is PostgreSQL's error code, for a query PostgreSQL refused.
+	SQLState string `json:"sqlstate,omitempty"`
+}
+
+// classify maps any error to a safe (code, message, hint). Errors that are
+// not one of pgmcp's typed errors become "internal" with a generic message:
+// their text may hold anything.
+func classify(err error) errorBody {
+	var te *Error
+	var se *schema.Error
+	var pe *pgexec.Error
+	var ge *sqlguard.Error
+	var le *llm.Error
+	switch {
+	case err == nil:
+		return errorBody{Code: string(CodeInternal), Message: "internal error"}
+	case errors.As(err, &te):
+		return errorBody{Code: string(te.Code), Message: te.Message, Hint: te.Hint, SQL: te.SQL}
+	case errors.As(err, &ge):
+		return errorBody{Code: string(ge.Code), Message: ge.Message, Hint: guardHint(ge.Code)}
+	case errors.As(err, &le):
+		return errorBody{Code: string(le.Code), Message: le.Message, Hint: llmHint(le)}
+	case errors.As(err, &se):
+		return errorBody{Code: string(se.Code), Message: se.Message, Hint: schemaHint(se.Code)}
+	case errors.As(err, &pe):
+		b := errorBody{Code: string(pe.Code), Message: pe.Message, Hint: execHint(pe.Code)}
+		if pe.PG != nil {
+			b.SQLState = pe.PG.SQLState
+		}
+		return b
+	case errors.Is(err, context.Canceled):
+		return errorBody{Code: "cancelled", Message: "the request was cancelled"}
+	case errors.Is(err, context.DeadlineExceeded):
+		return errorBody{Code: "timeout", Message: "the request took too long"}
+	default:
+		return errorBody{Code: string(CodeInternal), Message: "internal error; the server log has the details"}
+	}
+}
+
+func guardHint(c sqlguard.Code) string {
+	switch c {
+	case sqlguard.CodeRelationNotAllowed, sqlguard.CodeBlockedTable, sqlguard.CodeSystemCatalog:
+		return "only the tables and views listed by get_schema may be read"
+	case sqlguard.CodeBlockedColumn, sqlguard.CodeStarOnBlockedTable, sqlguard.CodeWholeRowReference:
+		return "name the columns you need; get_schema lists the ones that may be read"
+	case sqlguard.CodeFunctionNotAllowed, sqlguard.CodeCastNotAllowed:
+		return "use common PostgreSQL functions and types for analytics (aggregates, date, string, JSON and array functions)"
+	case sqlguard.CodeNotSelect, sqlguard.CodeMultipleStatements, sqlguard.CodeSelectInto, sqlguard.CodeLockingClause, sqlguard.CodeDataModifyingCTE:
+		return "send one read-only SELECT statement"
+	case sqlguard.CodeSyntaxError:
+		return "check the SQL syntax (PostgreSQL dialect)"
+	case sqlguard.CodeResourceLimit:
+		return "narrow the query: smaller series, a join condition, a bound on recursion"
+	}
+	return ""
+}
+
+func llmHint(e *llm.Error) string {
+	switch e.Code {
+	case llm.CodeUnavailable, llm.CodeTimeout:
+		return "the model endpoint did not answer; try again, or send SQL directly with the sql argument"
+	case llm.CodeCircuitOpen:
+		if e.RetryAfter > 0 {
+			return fmt.Sprintf("the model endpoint failed repeatedly; retry in %s, or send SQL with the sql argument", e.RetryAfter.Round(time.Second))
+		}
+		return "the model endpoint failed repeatedly; send SQL with the sql argument meanwhile"
+	case llm.CodeBadRequest:
+		return "check PGMCP_LLM_MODEL, PGMCP_LLM_API_KEY and PGMCP_LLM_BASE_URL"
+	case llm.CodeRefused:
+		return "rephrase the question in terms of the tables get_schema lists"
+	}
+	return ""
+}
+
+func execHint(c pgexec.Code) string {
+	switch c {
+	case pgexec.CodeQueryTimeout:
+		return "the query ran longer than the statement timeout; add filters or aggregate more"
+	case pgexec.CodeUnreachable:
+		return "the database is not reachable right now; try again later"
+	case pgexec.CodeQueryFailed:
+		return "fix the query; get_schema lists the tables, columns and types"
+	}
+	return ""
+}
+
+func schemaHint(c schema.Code) string {
+	switch c {
+	case schema.CodeNotFound:
+		return "call get_schema without arguments to list the tables"
+	case schema.CodeIntrospection:
+		return "check that the database is reachable; the server log has the details"
+	}
+	return ""
+}
+
+// errorResult is the one place errors become tool results: isError set,
+// the body JSON {code, message, hint}. Internal errors are logged with
+// their cause.
+func errorResult(ctx context.Context, log *slog.Logger, tool string, err error) *mcp.CallToolResult {
+	body := classify(err)
+	level := slog.LevelInfo
+	if body.Code == string(CodeInternal) {
+		level = slog.LevelError
+	}
+	log.Log(ctx, level, "tool call failed", "tool", tool, "code", body.Code, "err", err)
+	text, _ := json.Marshal(body)
+	return &mcp.CallToolResult{
+		Content: []mcp.Content{mcp.TextContent{Type: "text", Text: string(text)}},
+		IsError: true,
+	}
+}
+
+// fail is errorResult with the handlers' logger.
+func (h *handlers) fail(ctx context.Context, tool string, err error) *mcp.CallToolResult {
+	return errorResult(ctx, h.deps.Logger, tool, err)
+}

@@ -1,0 +1,43 @@
+package tools
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// textValue renders a result value for the text table.
+func textValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case string:
+		return x
+	case json.Number:
+		return string(x)
+	case json.RawMessage:
+		return string(x)
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	}
+}
+
+// mdCell makes s safe and short for a markdown table cell.
+func mdCell(s string) string {
+	s = strings.NewReplacer("|", `\|`, "\r\n", " ", "\n", " ", "\r", " ", "\t", " ").Replace(s)
+	if utf8.RuneCountInString(s) > maxTextCell {
+		r := []rune(s)
+		s = string(r[:maxTextCell-1]) + "…"
+	}
+	return s
+}

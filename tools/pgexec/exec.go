@@ -1,0 +1,475 @@
+package pgexec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmcp/pgmcp/sqlguard"
+)
+
+// Executor error codes. Never rename one.
+const (
+	CodeQueryTimeout      Code = "query_timeout"
+	CodeReadOnlyViolation Code = "read_only_violation"
+	CodeQueryFailed       Code = "query_failed"
+	CodeCancelled         Code = "cancelled"
+)
+
+// Limits bound one execution.
+type Limits struct {
+	// MaxRows is the most rows returned; one more is read to detect
+	// truncation.
+	MaxRows int
+	// MaxResultBytes caps the JSON size of the rows returned (0: 1 MiB).
+	MaxResultBytes int
+	// MaxCellBytes caps one value's text (0: 64 KiB); longer values are cut.
+	MaxCellBytes int
+	// StatementTimeout is SET LOCAL statement_timeout (0: keep the session's).
+	StatementTimeout time.Duration
+	// LockTimeout is SET LOCAL lock_timeout (0: 1s).
+	LockTimeout time.Duration
+	// IdleTimeout is SET LOCAL idle_in_transaction_session_timeout (0: the
+	// statement timeout plus 5s).
+	IdleTimeout time.Duration
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxRows <= 0 {
+		l.MaxRows = 1000
+	}
+	if l.MaxResultBytes <= 0 {
+		l.MaxResultBytes = 1 << 20
+	}
+	if l.MaxCellBytes <= 0 {
+		l.MaxCellBytes = 64 << 10
+	}
+	if l.LockTimeout <= 0 {
+		l.LockTimeout = time.Second
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = l.StatementTimeout + 5*time.Second
+	}
+	return l
+}
+
+// Column describes a result column.
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// Result is what a query returned. Rows hold JSON-ready values: nil, bool,
+// string, json.Number (integers and numerics, exactly as PostgreSQL printed
+// them), json.RawMessage (json and jsonb) and []any (arrays).
+type Result struct {
+	Columns []Column
+	Rows    [][]any
+	// Truncated is true when the query had more rows than returned.
+	Truncated bool
+	// TruncatedBy says which limit cut the result: "max_rows" or
+	// "max_result_bytes".
+	TruncatedBy string
+	// CellsTruncated counts values cut to MaxCellBytes.
+	CellsTruncated int
+	// Elapsed is the time from sending the query to the last row read.
+	Elapsed time.Duration
+}
+
+// Executor runs checked queries on one pool. It caches what it learns
+// about the database's types (OIDs of user types are per database).
+type Executor struct {
+	pool *pgxpool.Pool
+
+	mu    sync.Mutex
+	types map[uint32]typeInfo
+	names map[typeKey]string
+}
+
+type typeKey struct {
+	oid uint32
+	mod int32
+}
+
+// NewExecutor returns an executor over pool (a pool made by NewPool).
+func NewExecutor(pool *pgxpool.Pool) *Executor {
+	return &Executor{pool: pool, types: map[uint32]typeInfo{}, names: map[typeKey]string{}}
+}
+
+// Pool returns the executor's pool.
+func (e *Executor) Pool() *pgxpool.Pool { return e.pool }
+
+// Run executes a checked query read-only: on a pooled connection, in a READ
+// ONLY transaction with local timeouts, through the extended protocol (one
+// statement only, whatever the text holds), reading at most MaxRows+1 rows,
+// and always rolling back. Errors are *Error with a message that holds no
+// data values.
+//
+// The transaction costs no extra round trip: BEGIN READ ONLY, the local
+// settings, the query and ROLLBACK go to the server as one pipeline, each
+// step skipped by the server if an earlier one failed.
+func (e *Executor) Run(ctx context.Context, q *sqlguard.Query, lim Limits) (*Result, error) {
+	lim = lim.withDefaults()
+	sql, err := q.LimitRows(lim.MaxRows + 1)
+	if err != nil {
+		return nil, &Error{Code: CodeQueryFailed, Message: "cannot apply the row limit to this query", Err: err}
+	}
+	conn, err := e.pool.Acquire(ctx)
+	if err != nil {
+		return nil, acquireError(ctx, err)
+	}
+	// A connection is given back to the pool only when the pipeline ran to
+	// its end and the session is idle (rolled back); any other state closes
+	// it, which also ends its transaction and any statement still running.
+	healthy := false
+	defer func() {
+		if !healthy || conn.Conn().PgConn().TxStatus() != 'I' {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = conn.Conn().Close(cctx)
+			cancel()
+		}
+		conn.Release()
+	}()
+
+	pc := conn.Conn().PgConn()
+	ms := func(d time.Duration) []byte { return []byte(strconv.FormatInt(d.Milliseconds(), 10)) }
+	pl := pc.StartPipeline(ctx)
+	pl.SendQueryParams("BEGIN READ ONLY", nil, nil, nil, nil)
+	pl.SendQueryParams(setLocalSQL, [][]byte{ms(lim.StatementTimeout), ms(lim.LockTimeout), ms(lim.IdleTimeout)}, nil, nil, nil)
+	// The extended protocol's unnamed statement: the server refuses a
+	// string holding more than one command. Every column comes back as
+	// text, PostgreSQL's exact rendering, converted below.
+	pl.SendQueryParams(sql, nil, nil, nil, nil)
+	pl.SendPipelineSync()
+	// ROLLBACK after the sync runs even when the query failed.
+	pl.SendQueryParams("ROLLBACK", nil, nil, nil, nil)
+	pl.SendPipelineSync()
+	start := time.Now()
+	if err := pl.Flush(); err != nil {
+		_ = pl.Close()
+		return nil, execError(ctx, err)
+	}
+
+	res, fields, raw, stoppedEarly, qerr := e.readPipeline(pl, lim)
+	res.Elapsed = time.Since(start)
+	if stoppedEarly {
+		// The rest of a result we will not use is not read: the deferred
+		// close stops the statement on the server at once.
+		healthy = false
+	} else {
+		perr := pl.Close()
+		healthy = perr == nil
+		if qerr == nil {
+			qerr = perr
+		}
+	}
+	if qerr != nil {
+		return nil, execError(ctx, qerr)
+	}
+	// Type names come from the catalog, on this connection when it is
+	// still usable, else on another.
+	var lookup queryer = conn
+	if !healthy {
+		lookup = e.pool
+	}
+	conv, err := e.describe(ctx, lookup, fields)
+	if err != nil {
+		return nil, execError(ctx, err)
+	}
+	res.Columns = make([]Column, len(fields))
+	for i, f := range fields {
+		res.Columns[i] = Column{Name: f.Name, Type: e.typeName(f)}
+	}
+	res.Rows = make([][]any, len(raw))
+	for r, row := range raw {
+		out := make([]any, len(row))
+		for i, v := range row {
+			switch {
+			case v.cut:
+				out[i] = v.text // a cut value is text, whatever its type
+			case v.set:
+				out[i] = conv.convert(fields[i].DataTypeOID, v.text)
+			}
+		}
+		res.Rows[r] = out
+	}
+	return res, nil
+}
+
+// setLocalSQL sets, for the transaction only, the timeouts ($1 statement,
+// $2 lock, $3 idle in transaction, in ms) and the output styles the value
+// conversion expects (ISO dates, ISO 8601 intervals, hex bytea, shortest
+// exact floats). DateStyle 'ISO' changes only the output format: the
+// session's day/month order for input is kept.
+const setLocalSQL = `SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true),
+  set_config('idle_in_transaction_session_timeout', $3, true), set_config('intervalstyle', 'iso_8601', true),
+  set_config('datestyle', 'ISO', true), set_config('bytea_output', 'hex', true), set_config('extra_float_digits', '1', true)`
+
+// readPipeline reads the pipeline of Run up to the query's rows: BEGIN,
+// the settings, then the query's rows within the limits. It returns the
+// first error of any step. stoppedEarly means the result was abandoned
+// mid-stream (the connection must not be reused).
+func (e *Executor) readPipeline(pl *pgconn.Pipeline, lim Limits) (res *Result, fields []pgconn.FieldDescription, raw [][]cell, stoppedEarly bool, err error) {
+	res = &Result{}
+	for step := 0; step < 3; step++ {
+		r, err := pl.GetResults()
+		if err != nil {
+			return res, nil, nil, false, err
+		}
+		rr, ok := r.(*pgconn.ResultReader)
+		if !ok {
+			return res, nil, nil, false, fmt.Errorf("pgexec: unexpected pipeline result %T at step %d", r, step)
+		}
+		if step < 2 {
+			if _, err := rr.Close(); err != nil {
+				return res, nil, nil, false, err
+			}
+			continue
+		}
+		// A copy: pgconn reuses the slice for the next query.
+		fields = append([]pgconn.FieldDescription(nil), rr.FieldDescriptions()...)
+		size := 2 // the enclosing brackets of the rows array
+		for rr.NextRow() {
+			if len(raw) == lim.MaxRows {
+				// The row past the cap: the rewritten LIMIT means nothing
+				// follows it, so the rest is drained, not abandoned.
+				res.Truncated, res.TruncatedBy = true, "max_rows"
+				break
+			}
+			vals := rr.Values()
+			row := make([]cell, len(vals))
+			rowSize := 3 // brackets and separator
+			for i, v := range vals {
+				if v == nil {
+					rowSize += 5
+					continue
+				}
+				if len(v) > lim.MaxCellBytes {
+					row[i] = cell{text: truncateText(v, lim.MaxCellBytes), cut: true}
+					res.CellsTruncated++
+				} else {
+					row[i] = cell{text: string(v), set: true} // Values are only valid until the next row
+				}
+				rowSize += len(row[i].text) + 3
+			}
+			if size+rowSize > lim.MaxResultBytes {
+				res.Truncated, res.TruncatedBy = true, "max_result_bytes"
+				return res, fields, raw, true, nil
+			}
+			size += rowSize
+			raw = append(raw, row)
+		}
+		if _, err := rr.Close(); err != nil {
+			return res, fields, raw, false, err
+		}
+	}
+	return res, fields, raw, false, nil
+}
+
+func (e *Executor) typeName(f pgconn.FieldDescription) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.names[typeKey{f.DataTypeOID, f.TypeModifier}]
+}
+
+// describe makes sure the executor knows every type of the result (and the
+// element and base types behind them), asking the catalog only about types
+// not seen before, and returns a converter over what it knows.
+func (e *Executor) describe(ctx context.Context, tx queryer, fields []pgconn.FieldDescription) (*converter, error) {
+	e.mu.Lock()
+	var oids []uint32
+	var mods []int32
+	for _, f := range fields {
+		if _, ok := e.names[typeKey{f.DataTypeOID, f.TypeModifier}]; !ok {
+			oids = append(oids, f.DataTypeOID)
+			mods = append(mods, f.TypeModifier)
+		}
+	}
+	e.mu.Unlock()
+	if len(oids) > 0 {
+		if err := e.learn(ctx, tx, oids, mods); err != nil {
+			return nil, err
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	types := make(map[uint32]typeInfo, len(e.types))
+	for k, v := range e.types {
+		types[k] = v
+	}
+	return &converter{types: types}, nil
+}
+
+// learn reads the names of (oid, typmod) pairs and the element, base and
+// delimiter of those types and of the types they are made of.
+func (e *Executor) learn(ctx context.Context, tx queryer, oids []uint32, mods []int32) error {
+	rows, err := tx.Query(ctx, `SELECT o, m, format_type(o, nullif(m, -1)) FROM unnest($1::oid[], $2::int4[]) AS t(o, m)`, oids, mods)
+	if err != nil {
+		return err
+	}
+	names := map[typeKey]string{}
+	for rows.Next() {
+		var k typeKey
+		var name string
+		if err := rows.Scan(&k.oid, &k.mod, &name); err != nil {
+			rows.Close()
+			return err
+		}
+		names[k] = name
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = tx.Query(ctx, `
+		WITH RECURSIVE t(oid) AS (
+		  SELECT unnest($1::oid[])
+		  UNION
+		  SELECT x FROM t JOIN pg_type ty ON ty.oid = t.oid,
+		    LATERAL (VALUES (CASE WHEN ty.typcategory = 'A' THEN nullif(ty.typelem, 0) END),
+		                    (nullif(ty.typbasetype, 0))) AS v(x)
+		  WHERE x IS NOT NULL)
+		SELECT ty.oid, CASE WHEN ty.typcategory = 'A' THEN ty.typelem ELSE 0 END, ty.typbasetype, ascii(ty.typdelim::text)
+		FROM t JOIN pg_type ty ON ty.oid = t.oid`, oids)
+	if err != nil {
+		return err
+	}
+	types := map[uint32]typeInfo{}
+	for rows.Next() {
+		var oid, elem, base uint32
+		var delim int32
+		if err := rows.Scan(&oid, &elem, &base, &delim); err != nil {
+			rows.Close()
+			return err
+		}
+		types[oid] = typeInfo{elem: elem, base: base, delim: byte(delim)}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.names) > 10000 { // a server with endless new types: start over
+		e.names, e.types = map[typeKey]string{}, map[uint32]typeInfo{}
+	}
+	for k, v := range names {
+		e.names[k] = v
+	}
+	for k, v := range types {
+		e.types[k] = v
+	}
+	return nil
+}
+
+// queryer runs catalog queries: a transaction or a pool.
+type queryer interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// cell is one value as read: NULL (neither set nor cut), its text, or its
+// text cut to the cell limit.
+type cell struct {
+	text     string
+	set, cut bool
+}
+
+const truncMark = "…[truncated "
+
+func truncateText(v []byte, max int) string {
+	cut := max
+	// Do not split a UTF-8 sequence.
+	for cut > 0 && v[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return string(v[:cut]) + truncMark + strconv.Itoa(len(v)-cut) + " bytes]"
+}
+
+func acquireError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return execError(ctx, err)
+	}
+	return &Error{Code: CodeUnreachable, Message: "the database is not reachable", Err: err}
+}
+
+// execError maps an execution error to a safe *Error.
+func execError(ctx context.Context, err error) error {
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe):
+		return pgError(pe)
+	case errors.Is(ctx.Err(), context.Canceled):
+		return &Error{Code: CodeCancelled, Message: "the query was cancelled", Err: err}
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return &Error{Code: CodeQueryTimeout, Message: "the query did not finish in time", Err: err}
+	case pgconn.SafeToRetry(err) || isNetError(err):
+		return &Error{Code: CodeUnreachable, Message: "the database connection failed", Err: err}
+	default:
+		return &Error{Code: CodeQueryFailed, Message: "the query failed", Err: err}
+	}
+}
+
+func isNetError(err error) bool {
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce) || strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "broken pipe") ||
+		strings.Contains(err.Error(), "connection reset")
+}
+
+// PgError describes a PostgreSQL error the client may see.
+type PgError struct {
+	SQLState string
+	Message  string
+	Hint     string
+	Position int
+}
+
+// Error extends Error for PostgreSQL errors.
+func pgError(pe *pgconn.PgError) *Error {
+	switch {
+	case pe.Code == "57014":
+		return &Error{Code: CodeQueryTimeout, Message: "the query was stopped by the statement timeout", Err: pe, PG: &PgError{SQLState: pe.Code}}
+	case pe.Code == "25006":
+		return &Error{Code: CodeReadOnlyViolation, Message: "the query tried to write in a read-only transaction", Err: pe, PG: &PgError{SQLState: pe.Code}}
+	case pe.Code == "55P03":
+		return &Error{Code: CodeQueryTimeout, Message: "the query waited too long for a lock", Err: pe, PG: &PgError{SQLState: pe.Code}}
+	case strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03":
+		return &Error{Code: CodeUnreachable, Message: "the database connection failed (SQLSTATE " + pe.Code + ")", Err: pe, PG: &PgError{SQLState: pe.Code}}
+	}
+	msg := SanitizeMessage(pe.Code, pe.Message)
+	pg := &PgError{SQLState: pe.Code, Message: msg, Position: int(pe.Position)}
+	if strings.HasPrefix(pe.Code, "42") {
+		pg.Hint = SanitizeMessage(pe.Code, pe.Hint)
+	}
+	return &Error{Code: CodeQueryFailed, Message: msg + " (SQLSTATE " + pe.Code + ")", Err: pe, PG: pg}
+}
+
+var (
+	quoted      = regexp.MustCompile(`"(?:[^"]|"")*"`)
+	afterColon  = regexp.MustCompile(`:\s+.*$`)
+	valueSyntax = regexp.MustCompile(`(?i)\b(value|input|string|literal)\b`)
+)
+
+// SanitizeMessage removes data values from a PostgreSQL error message.
+// Errors of class 42 (syntax, undefined objects, privileges) name only
+// objects the query used and stay as they are. In every other class a
+// double-quoted part may be a value read from a row — "invalid input syntax
+// for type integer: "alice@example.com"" — so every quoted part is
+// replaced by "…", and so is the tail of a message that describes a value.
+// DETAIL is never passed on (it holds key values and failing rows).
+func SanitizeMessage(sqlstate, msg string) string {
+	if strings.HasPrefix(sqlstate, "42") {
+		return msg
+	}
+	msg = quoted.ReplaceAllString(msg, `"…"`)
+	if valueSyntax.MatchString(msg) && strings.Contains(msg, ": ") && !strings.HasSuffix(msg, `: "…"`) {
+		msg = afterColon.ReplaceAllString(msg, `: …`)
+	}
+	return msg
+}

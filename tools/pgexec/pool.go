@@ -1,0 +1,243 @@
+// Package pgexec owns pgmcp's connections to PostgreSQL: a pool whose every
+// session is pinned read-only, the start-up checks of the role it logs in
+// as, and (for the query tool) the read-only executor.
+//
+// Every session of a pool made by [NewPool] starts with
+// default_transaction_read_only=on, the configured statement_timeout, an
+// explicit search_path, standard_conforming_strings=on and
+// application_name=pgmcp, sent as start-up parameters and verified on each
+// new connection. These are defence in depth under sqlguard: a statement
+// the guard wrongly let through still runs read-only, bounded in time, with
+// the quoting rules the guard assumed.
+package pgexec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Code is a stable, machine-readable error class of this package.
+type Code string
+
+// Error codes. They are part of pgmcp's interface: never rename one.
+const (
+	CodeBadURL         Code = "bad_database_url"
+	CodeUnreachable    Code = "db_unavailable"
+	CodeAuthFailed     Code = "db_auth_failed"
+	CodePrivilegedRole Code = "privileged_role"
+	CodeSessionPinning Code = "session_not_pinned"
+)
+
+// Error is an error of this package. Message is safe to show a user: it
+// never holds a password. Err is the internal cause.
+type Error struct {
+	Code    Code
+	Message string
+	Err     error
+	// PG is set for errors PostgreSQL reported: its SQLSTATE and sanitized
+	// message, for the model to repair its query.
+	PG *PgError
+}
+
+func (e *Error) Error() string { return e.Message }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Options configure a pool.
+type Options struct {
+	// StatementTimeout is the session's statement_timeout (0: server default).
+	StatementTimeout time.Duration
+	// SearchPath is pinned as the session's search_path. Empty means "public".
+	SearchPath []string
+	// MaxConns caps the pool (0: 10).
+	MaxConns int32
+	// ConnectTimeout bounds opening the pool and its first ping (0: 10s).
+	ConnectTimeout time.Duration
+	// ApplicationName defaults to "pgmcp".
+	ApplicationName string
+}
+
+// Pinned returns the session settings every connection starts with.
+func (o Options) Pinned() map[string]string {
+	sp := o.SearchPath
+	if len(sp) == 0 {
+		sp = []string{"public"}
+	}
+	quoted := make([]string, len(sp))
+	for i, s := range sp {
+		quoted[i] = pgx.Identifier{s}.Sanitize()
+	}
+	app := o.ApplicationName
+	if app == "" {
+		app = "pgmcp"
+	}
+	return map[string]string{
+		"default_transaction_read_only": "on",
+		"statement_timeout":             strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10),
+		"search_path":                   strings.Join(quoted, ", "),
+		"standard_conforming_strings":   "on",
+		"application_name":              app,
+		"client_encoding":               "UTF8",
+	}
+}
+
+// NewPool opens a pool to url whose sessions are pinned as the package doc
+// says, and checks within ConnectTimeout that the database answers. Errors
+// are *Error with a message that names no password.
+func NewPool(ctx context.Context, dsn string, opts Options) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, &Error{Code: CodeBadURL, Message: "invalid database URL " + RedactDSN(dsn) + ": " + scrub(err.Error(), dsn), Err: err}
+	}
+	timeout := opts.ConnectTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	} else {
+		cfg.MaxConns = 10
+	}
+	cfg.ConnConfig.ConnectTimeout = timeout
+	// A cancelled call must stop its statement on the server at once, not
+	// when the server next writes to a dead socket: send a cancel request
+	// right away, and give up on the connection if that does not help.
+	cfg.ConnConfig.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, CancelRequestDelay: 0, DeadlineDelay: 2 * time.Second}
+	}
+	pinned := opts.Pinned()
+	for k, v := range pinned {
+		cfg.ConnConfig.RuntimeParams[k] = v
+	}
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		return verifyPinned(ctx, conn, pinned)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, connectError(dsn, err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, connectError(dsn, err)
+	}
+	return pool, nil
+}
+
+// verifyPinned reads back the pinned settings: a server or proxy that
+// ignored a start-up parameter must not be used.
+func verifyPinned(ctx context.Context, conn *pgx.Conn, pinned map[string]string) error {
+	var ro, scs string
+	err := conn.QueryRow(ctx, "SELECT current_setting('default_transaction_read_only'), current_setting('standard_conforming_strings')").Scan(&ro, &scs)
+	if err != nil {
+		return err
+	}
+	if ro != "on" || scs != "on" {
+		return &Error{Code: CodeSessionPinning, Message: fmt.Sprintf(
+			"the server did not apply pgmcp's session settings (default_transaction_read_only=%s, standard_conforming_strings=%s); connect directly, not through a proxy that drops start-up parameters", ro, scs)}
+	}
+	return nil
+}
+
+// connectError turns a connection failure into one clear line.
+func connectError(dsn string, err error) error {
+	var pe *pgconn.PgError
+	msg := "cannot connect to " + RedactDSN(dsn) + ": "
+	code := CodeUnreachable
+	var pinErr *Error
+	switch {
+	case errors.As(err, &pinErr):
+		return pinErr
+	case errors.As(err, &pe):
+		switch pe.Code {
+		case "28P01", "28000":
+			code = CodeAuthFailed
+			msg += "authentication failed (" + pe.Message + ")"
+		case "3D000":
+			msg += pe.Message
+		default:
+			msg += pe.Message + " (SQLSTATE " + pe.Code + ")"
+		}
+	case errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err):
+		msg += "no answer within the connect timeout"
+	default:
+		msg += rootCause(err)
+	}
+	return &Error{Code: code, Message: scrub(msg, dsn), Err: err}
+}
+
+// rootCause returns the innermost useful message of a connect error (pgx
+// wraps each attempted address; the last wrapped error says why).
+func rootCause(err error) string {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Err != nil {
+		return opErr.Err.Error()
+	}
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 && i+2 < len(s) {
+		return s[i+2:]
+	}
+	return s
+}
+
+var kvPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// RedactDSN returns the connection string with its password replaced by
+// "xxxxx", in URL or key=value form. Use it before a DSN reaches a log or an
+// error.
+func RedactDSN(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "(unparsable database URL)"
+		}
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
+}
+
+// ScrubPassword removes the DSN's password from s, wherever a library
+// echoed it.
+func ScrubPassword(s, dsn string) string { return scrub(s, dsn) }
+
+func scrub(s, dsn string) string {
+	if pw := passwordOf(dsn); len(pw) >= 3 {
+		s = strings.ReplaceAll(s, pw, "xxxxx")
+	}
+	return s
+}
+
+func passwordOf(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			return pw
+		}
+		if pw := u.Query().Get("password"); pw != "" {
+			return pw
+		}
+	}
+	if m := kvPassword.FindStringSubmatch(dsn); m != nil {
+		return strings.Trim(m[2], "'")
+	}
+	return ""
+}

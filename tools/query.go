@@ -1,0 +1,298 @@
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/pgmcp/pgmcp/llm"
+	"github.com/pgmcp/pgmcp/prompts"
+	"github.com/pgmcp/pgmcp/sqlguard"
+	"github.com/pgmcp/pgmcp/tools/pgexec"
+)
+
+// Query error codes of the tools package. Never rename one.
+const (
+	CodeLLMNotConfigured Code = "llm_not_configured"
+	CodeAttemptsExceeded Code = "attempts_exhausted"
+)
+
+// QueryArgs are the arguments of query.
+type QueryArgs struct {
+	Question string `json:"question,omitempty"`
+	SQL      string `json:"sql,omitempty"`
+	Database string `json:"database,omitempty"`
+	MaxRows  int    `json:"max_rows,omitempty"`
+	DryRun   bool   `json:"dry_run,omitempty"`
+}
+
+// QueryResult is query's structured output.
+type QueryResult struct {
+	Database  string          `json:"database" jsonschema:"the database queried"`
+	Question  string          `json:"question,omitempty" jsonschema:"the question asked, when one was"`
+	SQL       string          `json:"sql" jsonschema:"the validated SQL that ran (or would run, with dry_run)"`
+	Columns   []pgexec.Column `json:"columns" jsonschema:"result columns with their PostgreSQL types"`
+	Rows      [][]any         `json:"rows" jsonschema:"result rows, one array of values per row, in column order; numerics keep every digit"`
+	RowCount  int             `json:"row_count" jsonschema:"number of rows returned"`
+	Truncated bool            `json:"truncated" jsonschema:"true when the query had more rows than returned"`
+	// TruncatedBy is max_rows or max_result_bytes.
+	TruncatedBy string  `json:"truncated_by,omitempty" jsonschema:"which limit cut the result: max_rows or max_result_bytes"`
+	ElapsedMS   float64 `json:"elapsed_ms" jsonschema:"time spent running the SQL, in milliseconds"`
+	Attempts    int     `json:"attempts" jsonschema:"model calls made (0 when SQL was given)"`
+	DryRun      bool    `json:"dry_run" jsonschema:"true when the SQL was validated but not run"`
+}
+
+func (h *handlers) queryTool() server.ServerTool {
+	tool := mcp.NewTool("query",
+		mcp.WithDescription("Answer a question about the database with a read-only SQL query. Pass either a plain-English question "+
+			"(pgmcp writes the SQL with its model, validates it and runs it) or your own SQL (one SELECT; it is validated, then run). "+
+			"The SQL is checked by a strict validator and runs in a read-only transaction with a time limit and a row cap. "+
+			"Call get_schema first to see what may be queried."),
+		mcp.WithString("question", mcp.Description("A question in plain English, e.g. \"top 10 customers by revenue in 2025\". Give this or sql.")),
+		mcp.WithString("sql", mcp.Description("One PostgreSQL SELECT statement to run instead of a question. Give this or question.")),
+		mcp.WithString("database", mcp.Description("Database to query (default: the first configured). Configured: "+h.databaseNames())),
+		mcp.WithNumber("max_rows", mcp.Description(fmt.Sprintf("Most rows to return (default and maximum %d).", h.deps.MaxRows)),
+			mcp.Min(1), mcp.Max(float64(h.deps.MaxRows))),
+		mcp.WithBoolean("dry_run", mcp.Description("Return the validated SQL without running it.")),
+		mcp.WithOutputSchema[QueryResult](),
+		readOnlyAnnotations("Query the database"),
+	)
+	return server.ServerTool{Tool: tool, Handler: h.query}
+}
+
+func (h *handlers) query(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	var args QueryArgs
+	if err := req.BindArguments(&args); err != nil {
+		return h.fail(ctx, "query", &Error{Code: CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}), nil
+	}
+	out, err := h.runQuery(ctx, args)
+	if err != nil {
+		return h.fail(ctx, "query", err), nil
+	}
+	return mcp.NewToolResultStructured(out, renderQueryText(out)), nil
+}
+
+// maxQuestionBytes caps a question: a longer one is not a question.
+const maxQuestionBytes = 4000
+
+// runQuery is the query tool without MCP: validate the arguments, get SQL
+// (given, or from the model with repairs), check it, run it.
+func (h *handlers) runQuery(ctx context.Context, args QueryArgs) (*QueryResult, error) {
+	args.Question = strings.TrimSpace(args.Question)
+	hasQ, hasSQL := args.Question != "", strings.TrimSpace(args.SQL) != ""
+	switch {
+	case hasQ == hasSQL:
+		return nil, &Error{Code: CodeInvalidArgument, Message: "give exactly one of question and sql",
+			Hint: "pass question for plain English, or sql for a SELECT statement you wrote"}
+	case args.MaxRows < 0 || args.MaxRows > h.deps.MaxRows:
+		return nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("max_rows must be between 1 and %d", h.deps.MaxRows)}
+	case len(args.Question) > maxQuestionBytes:
+		return nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("the question is longer than %d bytes", maxQuestionBytes)}
+	}
+	db, err := h.database(args.Database)
+	if err != nil {
+		return nil, err
+	}
+	maxRows := h.deps.MaxRows
+	if args.MaxRows > 0 {
+		maxRows = args.MaxRows
+	}
+	out := &QueryResult{Database: db.Name, Question: args.Question, DryRun: args.DryRun, Columns: []pgexec.Column{}, Rows: [][]any{}}
+	if hasSQL {
+		q, err := sqlguard.Check(args.SQL, db.Policy)
+		if err != nil {
+			return nil, err
+		}
+		out.SQL = q.SQL()
+		if args.DryRun {
+			return out, nil
+		}
+		res, err := h.execute(ctx, db, q, maxRows)
+		if err != nil {
+			return nil, err
+		}
+		fillResult(out, res)
+		return out, nil
+	}
+	return h.answer(ctx, db, args.Question, maxRows, args.DryRun, out)
+}
+
+// execute runs a checked query under the server's limits.
+func (h *handlers) execute(ctx context.Context, db *Database, q *sqlguard.Query, maxRows int) (*pgexec.Result, error) {
+	lim := h.deps.Limits
+	lim.MaxRows = maxRows
+	return db.Exec.Run(ctx, q, lim)
+}
+
+func fillResult(out *QueryResult, res *pgexec.Result) {
+	out.Columns = res.Columns
+	out.Rows = res.Rows
+	out.RowCount = len(res.Rows)
+	out.Truncated = res.Truncated
+	out.TruncatedBy = res.TruncatedBy
+	out.ElapsedMS = float64(res.Elapsed.Microseconds()) / 1000
+}
+
+// answer turns a question into SQL with the model and runs it. A guard
+// rejection or a PostgreSQL error goes back to the model with the repair
+// prompt, up to MaxAttempts model calls in all.
+func (h *handlers) answer(ctx context.Context, db *Database, question string, maxRows int, dryRun bool, out *QueryResult) (*QueryResult, error) {
+	if h.deps.LLM == nil {
+		return nil, &Error{Code: CodeLLMNotConfigured, Message: "no model is configured, so questions in plain English cannot be answered",
+			Hint: "send your own SQL in the sql argument, or configure an OpenAI-compatible endpoint with PGMCP_LLM_BASE_URL, PGMCP_LLM_API_KEY and PGMCP_LLM_MODEL (e.g. OpenAI, or Ollama at http://localhost:11434/v1)"}
+	}
+	prep, err := db.Schema.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sel := prep.Select(question, db.Schema.Options().TokenBudget)
+	h.deps.Logger.DebugContext(ctx, "schema selected for the question", "database", db.Name, "tables", len(sel.Tables),
+		"of", sel.Total, "tokens", sel.Tokens, "why", sel.Explain())
+	msgs, err := prompts.Build(prompts.Request{
+		Database: db.Name, ServerVersion: db.ServerVersion, Schema: sel.Render().Text,
+		Now: h.now(), TimeZone: db.TimeZone, MaxRows: maxRows, Examples: db.Examples, Question: question,
+	})
+	if err != nil {
+		return nil, err
+	}
+	attempts := max(h.deps.MaxAttempts, 1)
+	var lastErr error
+	var lastSQL string
+	for attempt := 1; attempt <= attempts; attempt++ {
+		out.Attempts = attempt
+		resp, err := h.deps.LLM.Complete(ctx, llm.Request{Messages: toLLM(msgs), MaxTokens: 2048})
+		if err != nil {
+			return nil, err
+		}
+		sql, err := llm.ExtractSQL(resp.Content)
+		var fail prompts.Failure
+		switch {
+		case err != nil:
+			var le *llm.Error
+			if errors.As(err, &le) && le.Code == llm.CodeRefused {
+				return nil, err
+			}
+			lastErr = err
+			fail.Rejection = &prompts.Rejection{Code: "no_sql_found",
+				Message: "your answer did not contain a SQL query in the JSON format asked for"}
+		default:
+			lastSQL = sql
+			q, gerr := sqlguard.Check(sql, db.Policy)
+			if gerr != nil {
+				lastErr = gerr
+				var ge *sqlguard.Error
+				if !errors.As(gerr, &ge) {
+					return nil, gerr
+				}
+				h.deps.Logger.InfoContext(ctx, "model SQL rejected", "attempt", attempt, "code", ge.Code)
+				fail.Rejection = &prompts.Rejection{Code: string(ge.Code), Message: ge.Message}
+				break
+			}
+			out.SQL = q.SQL()
+			if dryRun {
+				return out, nil
+			}
+			res, xerr := h.execute(ctx, db, q, maxRows)
+			if xerr == nil {
+				fillResult(out, res)
+				return out, nil
+			}
+			lastErr = xerr
+			var pe *pgexec.Error
+			if !errors.As(xerr, &pe) || pe.Code != pgexec.CodeQueryFailed || pe.PG == nil {
+				// Timeouts, cancellations and outages are not the model's to fix.
+				return nil, xerr
+			}
+			h.deps.Logger.InfoContext(ctx, "model SQL failed", "attempt", attempt, "sqlstate", pe.PG.SQLState)
+			fail.PGError = &prompts.PGError{SQLState: pe.PG.SQLState, Message: pe.PG.Message, Hint: pe.PG.Hint}
+		}
+		if attempt == attempts {
+			break
+		}
+		if msgs, err = prompts.Repair(msgs, resp.Content, lastSQL, fail); err != nil {
+			return nil, err
+		}
+	}
+	return nil, &Error{Code: CodeAttemptsExceeded,
+		Message: fmt.Sprintf("the model did not produce a valid query in %d attempts; last problem: %s", attempts, classify(lastErr).Message),
+		Hint:    "rephrase the question, name the tables or columns to use, or send SQL directly with the sql argument",
+		Err:     lastErr, SQL: lastSQL}
+}
+
+func (h *handlers) now() time.Time {
+	if h.deps.Now != nil {
+		return h.deps.Now()
+	}
+	return time.Now()
+}
+
+func toLLM(msgs []prompts.Message) []llm.Message {
+	out := make([]llm.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = llm.Message{Role: llm.Role(m.Role), Content: m.Content}
+	}
+	return out
+}
+
+// maxTextRows and maxTextCell bound the markdown table of a result's text.
+const (
+	maxTextRows = 50
+	maxTextCell = 80
+)
+
+// renderQueryText is the text form of a result: the SQL and a bounded
+// markdown table of the first rows.
+func renderQueryText(r *QueryResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "```sql\n%s\n```\n", r.SQL)
+	if r.DryRun {
+		b.WriteString("\nValidated, not run (dry_run).\n")
+		return b.String()
+	}
+	if len(r.Columns) > 0 {
+		b.WriteString("\n|")
+		for _, c := range r.Columns {
+			b.WriteString(" " + mdCell(c.Name) + " |")
+		}
+		b.WriteString("\n|")
+		for range r.Columns {
+			b.WriteString("---|")
+		}
+		b.WriteByte('\n')
+		for i, row := range r.Rows {
+			if i == maxTextRows {
+				break
+			}
+			b.WriteByte('|')
+			for _, v := range row {
+				b.WriteString(" " + mdCell(textValue(v)) + " |")
+			}
+			b.WriteByte('\n')
+		}
+	}
+	fmt.Fprintf(&b, "\n%d row%s", r.RowCount, plural(r.RowCount))
+	if r.RowCount > maxTextRows {
+		fmt.Fprintf(&b, " (the first %d shown; all are in the structured result)", maxTextRows)
+	}
+	if r.Truncated {
+		fmt.Fprintf(&b, "; truncated by %s: the query has more rows", r.TruncatedBy)
+	}
+	fmt.Fprintf(&b, "; %.1f ms", r.ElapsedMS)
+	if r.Attempts > 0 {
+		fmt.Fprintf(&b, "; %d model call%s", r.Attempts, plural(r.Attempts))
+	}
+	b.WriteString(".\n")
+	return b.String()
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
