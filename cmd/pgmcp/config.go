@@ -1,0 +1,383 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmcp/pgmcp/tools/pgexec"
+)
+
+// envPrefix is the prefix of every pgmcp environment variable.
+const envPrefix = "PGMCP_"
+
+// Limits the configuration may not exceed.
+const (
+	maxRowsCeiling = 10000
+)
+
+// Config is pgmcp's whole configuration, read from PGMCP_* environment
+// variables. The desc tags feed the configuration table in README.md
+// (TestREADMEConfigTable keeps the two in step).
+type Config struct {
+	DatabaseURL string `env:"DATABASE_URL" desc:"PostgreSQL connection URL (or key=value DSN) of the one database to serve. Use a read-only role."`
+	Databases   string `env:"DATABASES" desc:"JSON list of named databases, each {\"name\", \"url\", \"policy\" or \"policy_file\", \"examples_file\"}; one server serves them all and every tool takes a database argument. Exclusive with PGMCP_DATABASE_URL."`
+
+	PolicyFile     string   `env:"POLICY_FILE" desc:"JSON policy file (allowed_schemas or allowed_relations, blocked_relations, blocked_columns, search_path) for PGMCP_DATABASE_URL."`
+	AllowedSchemas []string `env:"ALLOWED_SCHEMAS" desc:"Comma-separated schemas whose tables and views may be read (default public). Exclusive with PGMCP_POLICY_FILE."`
+	SearchPath     []string `env:"SEARCH_PATH" desc:"search_path pinned on every session (default: the allowed schemas)."`
+	BlockedTables  []string `env:"BLOCKED_TABLES" desc:"Comma-separated schema.table list never shown nor readable (added to the policy file's)."`
+	BlockedColumns []string `env:"BLOCKED_COLUMNS" desc:"Comma-separated schema.table.column list never shown nor readable (added to the policy file's)."`
+
+	MaxRows             int           `env:"MAX_ROWS" envDefault:"1000" desc:"Most rows a query returns (hard ceiling 10000)."`
+	StatementTimeout    time.Duration `env:"STATEMENT_TIMEOUT" envDefault:"10s" desc:"statement_timeout of every query."`
+	ConnectTimeout      time.Duration `env:"CONNECT_TIMEOUT" envDefault:"10s" desc:"How long start-up waits for a database to answer."`
+	MaxConns            int           `env:"MAX_CONNS" envDefault:"10" desc:"Connections per database pool."`
+	AllowPrivilegedRole bool          `env:"ALLOW_PRIVILEGED_ROLE" envDefault:"false" desc:"Start even when the role is a superuser or has BYPASSRLS (logs a warning at every start)."`
+
+	MaxResultBytes int `env:"MAX_RESULT_BYTES" envDefault:"1048576" desc:"Most bytes of row data a query returns; the result is truncated (and says so) beyond it."`
+	MaxCellBytes   int `env:"MAX_CELL_BYTES" envDefault:"65536" desc:"Longest single value returned; longer values are cut and marked."`
+
+	LLMBaseURL     string        `env:"LLM_BASE_URL" desc:"Base URL of an OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama (falls back to OPENAI_BASE_URL; default https://api.openai.com/v1)."`
+	LLMAPIKey      string        `env:"LLM_API_KEY" desc:"API key of the model endpoint (falls back to OPENAI_API_KEY); local servers need none."`
+	LLMModel       string        `env:"LLM_MODEL" desc:"Model name, e.g. gpt-4o-mini or llama3.1:8b. Without a model, questions are refused and SQL still works."`
+	LLMTimeout     time.Duration `env:"LLM_TIMEOUT" envDefault:"60s" desc:"Longest a model call may take, retries included."`
+	LLMMaxAttempts int           `env:"LLM_MAX_ATTEMPTS" envDefault:"3" desc:"Model calls per question, repairs of refused or failed SQL included."`
+	LLMJSONMode    bool          `env:"LLM_JSON_MODE" envDefault:"false" desc:"Ask the endpoint for JSON output (response_format); turned off by itself if the endpoint refuses it."`
+	ExamplesFile   string        `env:"EXAMPLES_FILE" desc:"JSON Lines of few-shot examples {\"question\", \"sql\"} shown to the model; each must pass the guard."`
+
+	SchemaCacheTTL     time.Duration `env:"SCHEMA_CACHE_TTL" envDefault:"5m" desc:"How long the schema is served from cache before a cheap change check (SIGHUP reloads at once)."`
+	SchemaTokenBudget  int           `env:"SCHEMA_TOKEN_BUDGET" envDefault:"6000" desc:"Tokens of schema sent to the model; over it, the tables most relevant to the question are chosen."`
+	SchemaCommonValues bool          `env:"SCHEMA_COMMON_VALUES" envDefault:"true" desc:"Show the model the most common values of low-cardinality text and enum columns (from pg_stats; never blocked columns)."`
+
+	HTTPAddr string `env:"HTTP_ADDR" desc:"Serve streamable HTTP on this address instead of stdio (the --http flag wins)."`
+	LogLevel string `env:"LOG_LEVEL" envDefault:"info" desc:"debug, info, warn or error. Logs go to stderr."`
+
+	// Resolved by Load and Validate; not read from the environment directly.
+	databases []DatabaseConfig
+	logLevel  slog.Level
+}
+
+// DatabaseConfig is one entry of PGMCP_DATABASES (or the single database of
+// PGMCP_DATABASE_URL).
+type DatabaseConfig struct {
+	Name         string          `json:"name"`
+	URL          string          `json:"url"`
+	PolicyFile   string          `json:"policy_file,omitempty"`
+	Policy       json.RawMessage `json:"policy,omitempty"`
+	ExamplesFile string          `json:"examples_file,omitempty"`
+}
+
+// LoadConfig reads the configuration from the environment (environ is
+// os.Environ()-style) and validates it.
+func LoadConfig(environ []string) (*Config, error) {
+	vars := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	var cfg Config
+	if err := env.ParseWithOptions(&cfg, env.Options{Prefix: envPrefix, Environment: vars}); err != nil {
+		return nil, configParseError(err)
+	}
+	if cfg.LLMAPIKey == "" {
+		cfg.LLMAPIKey = vars["OPENAI_API_KEY"]
+	}
+	if cfg.LLMBaseURL == "" {
+		cfg.LLMBaseURL = vars["OPENAI_BASE_URL"]
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// configParseError rewrites env's parse errors to name the variable.
+func configParseError(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	var msgs []string
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			msgs = append(msgs, fmt.Sprintf("%s: cannot parse as %s: %v", varOfField(pe.Name), kindName(pe.Type), pe.Err))
+			continue
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return &ConfigError{Problems: msgs}
+}
+
+func kindName(t reflect.Type) string {
+	switch t {
+	case reflect.TypeFor[time.Duration]():
+		return "a duration (e.g. 10s, 1m)"
+	case reflect.TypeFor[int]():
+		return "a whole number"
+	case reflect.TypeFor[bool]():
+		return "true or false"
+	}
+	return t.String()
+}
+
+// varOfField returns the environment variable of a Config field.
+func varOfField(field string) string {
+	f, ok := reflect.TypeFor[Config]().FieldByName(field)
+	if !ok {
+		return field
+	}
+	return envPrefix + f.Tag.Get("env")
+}
+
+// ConfigError lists every problem found in the configuration.
+type ConfigError struct {
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	return "invalid configuration: " + strings.Join(e.Problems, "; ")
+}
+
+var dbNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
+
+// Validate checks every value and resolves the database list.
+func (c *Config) Validate() error {
+	var p []string
+	bad := func(field, format string, args ...any) {
+		p = append(p, varOfField(field)+": "+fmt.Sprintf(format, args...))
+	}
+
+	switch {
+	case c.MaxRows < 1:
+		bad("MaxRows", "must be at least 1, got %d", c.MaxRows)
+	case c.MaxRows > maxRowsCeiling:
+		bad("MaxRows", "%d is above the hard ceiling of %d", c.MaxRows, maxRowsCeiling)
+	}
+	if c.StatementTimeout < 0 {
+		bad("StatementTimeout", "must not be negative")
+	} else if c.StatementTimeout > 0 && c.StatementTimeout < time.Millisecond {
+		bad("StatementTimeout", "must be at least 1ms (or 0 for none)")
+	}
+	if c.ConnectTimeout <= 0 {
+		bad("ConnectTimeout", "must be positive, got %s", c.ConnectTimeout)
+	}
+	if c.MaxResultBytes < 1024 || c.MaxResultBytes > 64<<20 {
+		bad("MaxResultBytes", "must be between 1024 and %d, got %d", 64<<20, c.MaxResultBytes)
+	}
+	if c.MaxCellBytes < 16 || c.MaxCellBytes > c.MaxResultBytes {
+		bad("MaxCellBytes", "must be between 16 and PGMCP_MAX_RESULT_BYTES, got %d", c.MaxCellBytes)
+	}
+	if c.LLMTimeout <= 0 {
+		bad("LLMTimeout", "must be positive, got %s", c.LLMTimeout)
+	}
+	if c.LLMMaxAttempts < 1 || c.LLMMaxAttempts > 10 {
+		bad("LLMMaxAttempts", "must be between 1 and 10, got %d", c.LLMMaxAttempts)
+	}
+	if c.ExamplesFile != "" {
+		if _, err := os.Stat(c.ExamplesFile); err != nil {
+			bad("ExamplesFile", "cannot read %s", c.ExamplesFile)
+		}
+	}
+	if c.SchemaCacheTTL <= 0 {
+		bad("SchemaCacheTTL", "must be positive, got %s", c.SchemaCacheTTL)
+	}
+	if c.SchemaTokenBudget < 200 || c.SchemaTokenBudget > 200000 {
+		bad("SchemaTokenBudget", "must be between 200 and 200000, got %d", c.SchemaTokenBudget)
+	}
+	if c.MaxConns < 1 || c.MaxConns > 1000 {
+		bad("MaxConns", "must be between 1 and 1000, got %d", c.MaxConns)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug":
+		c.logLevel = slog.LevelDebug
+	case "info", "":
+		c.logLevel = slog.LevelInfo
+	case "warn", "warning":
+		c.logLevel = slog.LevelWarn
+	case "error":
+		c.logLevel = slog.LevelError
+	default:
+		bad("LogLevel", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.LLMBaseURL != "" {
+		if u, err := url.Parse(c.LLMBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("LLMBaseURL", "must be an http(s) URL")
+		}
+	}
+	if c.PolicyFile != "" && len(c.AllowedSchemas) > 0 {
+		bad("AllowedSchemas", "set either it or PGMCP_POLICY_FILE, not both")
+	}
+	for _, s := range c.AllowedSchemas {
+		if !validIdent(s) {
+			bad("AllowedSchemas", "%q is not a schema name", s)
+		}
+	}
+	for _, s := range c.SearchPath {
+		if !validIdent(s) {
+			bad("SearchPath", "%q is not a schema name", s)
+		}
+	}
+	for _, t := range c.BlockedTables {
+		if parts := strings.Split(t, "."); len(parts) != 2 || !validIdent(parts[0]) || !validIdent(parts[1]) {
+			bad("BlockedTables", "%q is not schema.table", t)
+		}
+	}
+	for _, col := range c.BlockedColumns {
+		if parts := strings.Split(col, "."); len(parts) != 3 || !validIdent(parts[0]) || !validIdent(parts[1]) || !validIdent(parts[2]) {
+			bad("BlockedColumns", "%q is not schema.table.column", col)
+		}
+	}
+	if c.PolicyFile != "" {
+		if _, err := os.Stat(c.PolicyFile); err != nil {
+			bad("PolicyFile", "cannot read %s", c.PolicyFile)
+		}
+	}
+
+	c.databases = nil
+	switch {
+	case c.DatabaseURL != "" && c.Databases != "":
+		bad("Databases", "set either it or PGMCP_DATABASE_URL, not both")
+	case c.Databases != "":
+		dec := json.NewDecoder(strings.NewReader(c.Databases))
+		dec.DisallowUnknownFields()
+		var dbs []DatabaseConfig
+		if err := dec.Decode(&dbs); err != nil {
+			bad("Databases", "not a JSON list of {\"name\", \"url\", \"policy\" or \"policy_file\"}: %v", err)
+			break
+		}
+		if len(dbs) == 0 {
+			bad("Databases", "the list is empty")
+		}
+		seen := map[string]bool{}
+		for i := range dbs {
+			db := &dbs[i]
+			if db.ExamplesFile == "" {
+				db.ExamplesFile = c.ExamplesFile
+			}
+			switch {
+			case !dbNameRE.MatchString(db.Name):
+				bad("Databases", "entry %d: name %q must start with a letter and hold only letters, digits, _ and -", i+1, db.Name)
+			case seen[db.Name]:
+				bad("Databases", "entry %d: name %q is used twice", i+1, db.Name)
+			}
+			seen[db.Name] = true
+			if err := checkDSN(db.URL); err != nil {
+				bad("Databases", "entry %q: url %v", db.Name, err)
+			}
+			if db.PolicyFile != "" && len(db.Policy) > 0 {
+				bad("Databases", "entry %q: give policy or policy_file, not both", db.Name)
+			}
+		}
+		c.databases = dbs
+	case c.DatabaseURL != "":
+		if err := checkDSN(c.DatabaseURL); err != nil {
+			bad("DatabaseURL", "%v", err)
+			break
+		}
+		c.databases = []DatabaseConfig{{Name: dbNameFromDSN(c.DatabaseURL), URL: c.DatabaseURL, PolicyFile: c.PolicyFile, ExamplesFile: c.ExamplesFile}}
+	}
+	if len(p) > 0 {
+		return &ConfigError{Problems: p}
+	}
+	return nil
+}
+
+// RequireDatabase reports a configuration error when no database is set.
+func (c *Config) RequireDatabase() error {
+	if len(c.databases) == 0 {
+		return &ConfigError{Problems: []string{"PGMCP_DATABASE_URL: not set (or set PGMCP_DATABASES); try `pgmcp demo` for a built-in demo database"}}
+	}
+	return nil
+}
+
+func validIdent(s string) bool {
+	return s != "" && len(s) <= 63 && !strings.ContainsAny(s, "\x00\"")
+}
+
+// checkDSN checks that a connection string is a postgres URL or a key=value
+// DSN that pgx can parse, without echoing it (it may hold a password).
+func checkDSN(dsn string) error {
+	switch {
+	case dsn == "":
+		return errors.New("is empty")
+	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
+	case strings.Contains(dsn, "="):
+	default:
+		return errors.New("must be a postgres:// URL or a key=value connection string")
+	}
+	if _, err := pgconn.ParseConfig(dsn); err != nil {
+		msg := "is not a valid connection string"
+		if inner := errors.Unwrap(err); inner != nil {
+			msg += ": " + inner.Error()
+		}
+		return errors.New(pgexec.ScrubPassword(msg, dsn))
+	}
+	return nil
+}
+
+// dbNameFromDSN names the single database after its dbname, or "default".
+func dbNameFromDSN(dsn string) string {
+	name := ""
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		name = strings.TrimPrefix(u.Path, "/")
+	} else {
+		for _, f := range strings.Fields(dsn) {
+			if k, v, ok := strings.Cut(f, "="); ok && k == "dbname" {
+				name = strings.Trim(v, "'")
+			}
+		}
+	}
+	if !dbNameRE.MatchString(name) {
+		return "default"
+	}
+	return name
+}
+
+// configVars lists every variable of Config with its default and
+// description, in field order.
+func configVars() []configVar {
+	t := reflect.TypeFor[Config]()
+	var out []configVar
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := f.Tag.Get("env")
+		if name == "" {
+			continue
+		}
+		out = append(out, configVar{Name: envPrefix + name, Default: f.Tag.Get("envDefault"), Desc: f.Tag.Get("desc")})
+	}
+	return out
+}
+
+type configVar struct {
+	Name, Default, Desc string
+}
+
+// configTable renders the configuration variables as a markdown table.
+func configTable() string {
+	var b strings.Builder
+	b.WriteString("| Variable | Default | Meaning |\n|---|---|---|\n")
+	for _, v := range configVars() {
+		def := v.Default
+		if def == "" {
+			def = " "
+		} else {
+			def = "`" + def + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", v.Name, def, strings.ReplaceAll(v.Desc, "|", "\\|"))
+	}
+	return b.String()
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the README configuration table")
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg, err := LoadConfig([]string{"PGMCP_DATABASE_URL=postgres://u:p@localhost/shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxRows != 1000 || cfg.StatementTimeout != 10*time.Second || cfg.ConnectTimeout != 10*time.Second {
+		t.Errorf("defaults: max rows %d, timeout %s, connect %s", cfg.MaxRows, cfg.StatementTimeout, cfg.ConnectTimeout)
+	}
+	if len(cfg.databases) != 1 || cfg.databases[0].Name != "shop" {
+		t.Errorf("databases = %+v, want one named shop", cfg.databases)
+	}
+}
+
+func TestLoadConfigOpenAIFallback(t *testing.T) {
+	cfg, err := LoadConfig([]string{"OPENAI_API_KEY=sk-x", "OPENAI_BASE_URL=http://localhost:11434/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.LLMAPIKey != "sk-x" || cfg.LLMBaseURL != "http://localhost:11434/v1" {
+		t.Errorf("fallback not applied: key %q, url %q", cfg.LLMAPIKey, cfg.LLMBaseURL)
+	}
+	cfg, err = LoadConfig([]string{"OPENAI_API_KEY=sk-x", "PGMCP_LLM_API_KEY=sk-y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.LLMAPIKey != "sk-y" {
+		t.Errorf("PGMCP_LLM_API_KEY should win, got %q", cfg.LLMAPIKey)
+	}
+}
+
+func TestLoadConfigDatabases(t *testing.T) {
+	cfg, err := LoadConfig([]string{`PGMCP_DATABASES=[{"name":"shop","url":"postgres://a@h/shop"},{"name":"crm","url":"host=h dbname=crm","policy":{"allowed_schemas":["public"]}}]`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.databases) != 2 || cfg.databases[1].Name != "crm" || len(cfg.databases[1].Policy) == 0 {
+		t.Errorf("databases = %+v", cfg.databases)
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	cases := []struct {
+		env  []string
+		want []string
+	}{
+		{[]string{"PGMCP_MAX_ROWS=0"}, []string{"PGMCP_MAX_ROWS", "at least 1"}},
+		{[]string{"PGMCP_MAX_ROWS=10001"}, []string{"PGMCP_MAX_ROWS", "ceiling of 10000"}},
+		{[]string{"PGMCP_MAX_ROWS=ten"}, []string{"PGMCP_MAX_ROWS", "whole number"}},
+		{[]string{"PGMCP_STATEMENT_TIMEOUT=-1s"}, []string{"PGMCP_STATEMENT_TIMEOUT", "negative"}},
+		{[]string{"PGMCP_CONNECT_TIMEOUT=0s"}, []string{"PGMCP_CONNECT_TIMEOUT", "positive"}},
+		{[]string{"PGMCP_ALLOW_PRIVILEGED_ROLE=maybe"}, []string{"PGMCP_ALLOW_PRIVILEGED_ROLE", "true or false"}},
+		{[]string{"PGMCP_LOG_LEVEL=trace"}, []string{"PGMCP_LOG_LEVEL"}},
+		{[]string{"PGMCP_BLOCKED_TABLES=users"}, []string{"PGMCP_BLOCKED_TABLES", "schema.table"}},
+		{[]string{"PGMCP_POLICY_FILE=/etc/hostname", "PGMCP_ALLOWED_SCHEMAS=public"}, []string{"PGMCP_ALLOWED_SCHEMAS", "not both"}},
+		{[]string{`PGMCP_DATABASES=[{"name":"a","url":"postgres://h/a"},{"name":"a","url":"postgres://h/b"}]`}, []string{"PGMCP_DATABASES", "used twice"}},
+		{[]string{`PGMCP_DATABASES=[{"name":"1bad","url":"postgres://h/a"}]`}, []string{"PGMCP_DATABASES", "start with a letter"}},
+		{[]string{`PGMCP_DATABASES=[{"name":"a","url":"postgres://h/a","extra":1}]`}, []string{"PGMCP_DATABASES", "unknown field"}},
+		{[]string{`PGMCP_DATABASES=[{"name":"a","url":"postgres://h/a","policy":{},"policy_file":"x"}]`}, []string{"PGMCP_DATABASES", "not both"}},
+		{[]string{"PGMCP_DATABASE_URL=postgres://u:hunter22@h/db?sslmode=nope"}, []string{"PGMCP_DATABASE_URL", "sslmode"}},
+	}
+	for _, tc := range cases {
+		_, err := LoadConfig(tc.env)
+		var ce *ConfigError
+		if !errors.As(err, &ce) {
+			t.Errorf("%v: got %v, want a ConfigError", tc.env, err)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %q lacks %q", tc.env, err, w)
+			}
+		}
+		if strings.Contains(err.Error(), "hunter22") {
+			t.Errorf("%v: the password leaks into %q", tc.env, err)
+		}
+	}
+}
+
+// TestREADMEConfigTable keeps the README's configuration table equal to the
+// one generated from the Config struct.
+func TestREADMEConfigTable(t *testing.T) {
+	const readme = "../../README.md"
+	b, err := os.ReadFile(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	start := strings.Index(s, "<!-- config-table:start")
+	end := strings.Index(s, "<!-- config-table:end -->")
+	if start < 0 || end < start {
+		t.Fatal("README.md lacks the config-table markers")
+	}
+	startEnd := start + strings.Index(s[start:], "-->") + len("-->\n")
+	got := s[startEnd:end]
+	want := configTable()
+	if got == want {
+		return
+	}
+	if *update {
+		if err := os.WriteFile(readme, []byte(s[:startEnd]+want+s[end:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("README.md's configuration table is stale; run: go test ./cmd/pgmcp -run TestREADMEConfigTable -update\nwant:\n%s", want)
+}
+
+func TestConfigEveryVariableDocumented(t *testing.T) {
+	for _, v := range configVars() {
+		if v.Desc == "" {
+			t.Errorf("%s has no desc tag", v.Name)
+		}
+	}
+}
