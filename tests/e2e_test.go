@@ -515,3 +515,71 @@ func callQuery(t *testing.T, c *client.Client, args map[string]any) map[string]a
 	}
 	return out
 }
+
+// TestCancelStopsQuery checks a client that gives up on a call stops its
+// PostgreSQL query: over stdio the client sends notifications/cancelled,
+// over HTTP it drops the request. The statement timeout is a minute, so
+// only the cancellation can end the query within the check's 10 seconds.
+func TestCancelStopsQuery(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, pgtest.Demo)
+	env := baseEnv("PGMCP_DATABASE_URL="+db.ReaderURL, "PGMCP_POLICY_FILE="+demoPolicyFile(t), "PGMCP_STATEMENT_TIMEOUT=60s")
+	admin := db.Pool(t)
+	const slow = "SELECT count(*) FROM order_items a JOIN order_items b ON a.quantity <= b.quantity"
+	active := func() int {
+		var n int
+		if err := admin.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = $1 AND state = 'active' AND application_name = 'pgmcp'`, db.Name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	cancelAndCheck := func(t *testing.T, c *client.Client) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			req := mcp.CallToolRequest{}
+			req.Params.Name = "query"
+			req.Params.Arguments = map[string]any{"sql": slow}
+			_, _ = c.CallTool(ctx, req)
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for active() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the slow query never started")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		<-done
+		deadline = time.Now().Add(10 * time.Second)
+		for active() > 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the query still runs after the client gave up")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	t.Run("stdio", func(t *testing.T) {
+		tr := transport.NewStdioWithOptions(binary, env, []string{"serve"}, transport.WithCommandStderrWriter(io.Discard))
+		if err := tr.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		c := client.NewClient(tr)
+		defer c.Close()
+		initialize(t, c)
+		cancelAndCheck(t, c)
+	})
+	t.Run("http", func(t *testing.T) {
+		srv := startHTTP(t, []string{"serve", "--http", "127.0.0.1:0"}, env)
+		for _, era := range eras {
+			c := httpClient(t, srv.base+"/mcp", era.opts...)
+			initialize(t, c)
+			cancelAndCheck(t, c)
+			c.Close()
+		}
+		srv.stop(t)
+	})
+}

@@ -41,7 +41,7 @@ type Config struct {
 
 	MaxRows             int           `env:"MAX_ROWS" envDefault:"1000" desc:"Most rows a query returns (hard ceiling 10000)."`
 	StatementTimeout    time.Duration `env:"STATEMENT_TIMEOUT" envDefault:"10s" desc:"statement_timeout of every query."`
-	ConnectTimeout      time.Duration `env:"CONNECT_TIMEOUT" envDefault:"10s" desc:"How long start-up waits for a database to answer."`
+	ConnectTimeout      time.Duration `env:"CONNECT_TIMEOUT" envDefault:"8s" desc:"How long start-up waits for a database to answer (start-up fails within 10s by default)."`
 	MaxConns            int           `env:"MAX_CONNS" envDefault:"10" desc:"Connections per database pool."`
 	AllowPrivilegedRole bool          `env:"ALLOW_PRIVILEGED_ROLE" envDefault:"false" desc:"Start even when the role is a superuser or has BYPASSRLS (logs a warning at every start)."`
 

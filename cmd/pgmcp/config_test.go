@@ -16,7 +16,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.MaxRows != 1000 || cfg.StatementTimeout != 10*time.Second || cfg.ConnectTimeout != 10*time.Second {
+	if cfg.MaxRows != 1000 || cfg.StatementTimeout != 10*time.Second || cfg.ConnectTimeout != 8*time.Second {
 		t.Errorf("defaults: max rows %d, timeout %s, connect %s", cfg.MaxRows, cfg.StatementTimeout, cfg.ConnectTimeout)
 	}
 	if len(cfg.databases) != 1 || cfg.databases[0].Name != "shop" {
