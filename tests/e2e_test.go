@@ -472,6 +472,13 @@ func TestQueryEndToEnd(t *testing.T) {
 			t.Errorf("question mode: %v", out)
 		}
 	}
+	eachTransport(t, env, check)
+}
+
+// eachTransport runs pgmcp serve with env over stdio, then over HTTP, and
+// calls fn with an initialized client: once for stdio, once per protocol
+// era over HTTP.
+func eachTransport(t *testing.T, env []string, fn func(t *testing.T, c *client.Client)) {
 	t.Run("stdio", func(t *testing.T) {
 		tr := transport.NewStdioWithOptions(binary, env, []string{"serve"}, transport.WithCommandStderrWriter(io.Discard))
 		if err := tr.Start(t.Context()); err != nil {
@@ -480,15 +487,17 @@ func TestQueryEndToEnd(t *testing.T) {
 		c := client.NewClient(tr)
 		defer c.Close()
 		initialize(t, c)
-		check(t, c)
+		fn(t, c)
 	})
 	t.Run("http", func(t *testing.T) {
 		srv := startHTTP(t, []string{"serve", "--http", "127.0.0.1:0"}, env)
 		for _, era := range eras {
-			c := httpClient(t, srv.base+"/mcp", era.opts...)
-			initialize(t, c)
-			check(t, c)
-			c.Close()
+			t.Run(era.name, func(t *testing.T) {
+				c := httpClient(t, srv.base+"/mcp", era.opts...)
+				initialize(t, c)
+				fn(t, c)
+				c.Close()
+			})
 		}
 		srv.stop(t)
 	})
@@ -562,24 +571,5 @@ func TestCancelStopsQuery(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	t.Run("stdio", func(t *testing.T) {
-		tr := transport.NewStdioWithOptions(binary, env, []string{"serve"}, transport.WithCommandStderrWriter(io.Discard))
-		if err := tr.Start(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		c := client.NewClient(tr)
-		defer c.Close()
-		initialize(t, c)
-		cancelAndCheck(t, c)
-	})
-	t.Run("http", func(t *testing.T) {
-		srv := startHTTP(t, []string{"serve", "--http", "127.0.0.1:0"}, env)
-		for _, era := range eras {
-			c := httpClient(t, srv.base+"/mcp", era.opts...)
-			initialize(t, c)
-			cancelAndCheck(t, c)
-			c.Close()
-		}
-		srv.stop(t)
-	})
+	eachTransport(t, env, cancelAndCheck)
 }
