@@ -41,9 +41,10 @@ type Cache struct {
 }
 
 type loadCall struct {
-	done  chan struct{}
-	full  bool   // reload without looking at the fingerprint
-	epoch uint64 // c.epoch when it started
+	done   chan struct{}
+	full   bool   // reload without looking at the fingerprint
+	epoch  uint64 // c.epoch when it started
+	filter Filter // c.filter when it started
 	res   *Prepared
 	err   error
 }
@@ -117,6 +118,16 @@ func (c *Cache) Invalidate() {
 	c.log.Info("schema cache invalidated; the next call reloads it", "database", db)
 }
 
+// SetFilter replaces what the cache may show (the policy was resolved
+// again) and makes the next call reload. A load already running finishes
+// with the old filter but is not served after it.
+func (c *Cache) SetFilter(f Filter) {
+	c.mu.Lock()
+	c.filter = f
+	c.epoch++
+	c.mu.Unlock()
+}
+
 // Loads returns how many full loads the cache has done.
 func (c *Cache) Loads() int {
 	c.mu.Lock()
@@ -154,6 +165,7 @@ func (c *Cache) startLocked(full bool) *loadCall {
 
 func (c *Cache) launchLocked(call *loadCall) {
 	call.epoch = c.epoch
+	call.filter = c.filter
 	c.call = call
 	prev := c.cur
 	go c.run(call, prev)
@@ -174,7 +186,7 @@ func (c *Cache) run(call *loadCall, prev *Prepared) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.LoadTimeout)
 	defer cancel()
 	start := time.Now()
-	res, changed, err := c.load(ctx, call.full, prev)
+	res, changed, err := c.load(ctx, call.full, call.filter, prev)
 	c.mu.Lock()
 	switch {
 	case err != nil:
@@ -205,9 +217,9 @@ func (c *Cache) run(call *loadCall, prev *Prepared) {
 }
 
 // load checks the fingerprint (unless full) and reloads when it changed.
-func (c *Cache) load(ctx context.Context, full bool, prev *Prepared) (res *Prepared, changed bool, err error) {
+func (c *Cache) load(ctx context.Context, full bool, f Filter, prev *Prepared) (res *Prepared, changed bool, err error) {
 	if !full && prev != nil {
-		fp, err := Fingerprint(ctx, c.db, c.filter)
+		fp, err := Fingerprint(ctx, c.db, f)
 		if err != nil {
 			return nil, false, err
 		}
@@ -215,7 +227,7 @@ func (c *Cache) load(ctx context.Context, full bool, prev *Prepared) (res *Prepa
 			return prev, false, nil
 		}
 	}
-	snap, err := Introspect(ctx, c.db, c.filter, IntrospectOptions{CommonValues: c.opts.CommonValues})
+	snap, err := Introspect(ctx, c.db, f, IntrospectOptions{CommonValues: c.opts.CommonValues})
 	if err != nil {
 		return nil, false, err
 	}

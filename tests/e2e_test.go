@@ -573,3 +573,82 @@ func TestCancelStopsQuery(t *testing.T) {
 	}
 	eachTransport(t, env, cancelAndCheck)
 }
+
+// TestReloadPicksUpNewTables checks a table created after start becomes
+// queryable and visible after SIGHUP, and after get_schema refresh.
+func TestReloadPicksUpNewTables(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, pgtest.Demo)
+	// A policy by schema: every table of public, resolved from the catalog.
+	srv := startHTTP(t, []string{"serve", "--http", "127.0.0.1:0"}, baseEnv("PGMCP_DATABASE_URL="+db.ReaderURL,
+		"PGMCP_ALLOWED_SCHEMAS=public", "PGMCP_BLOCKED_COLUMNS=public.customers.phone,public.customers.date_of_birth"))
+	c := httpClient(t, srv.base+"/mcp")
+	initialize(t, c)
+	queryCode := func(sql string) string {
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "query"
+		req.Params.Arguments = map[string]any{"sql": sql}
+		res, err := c.CallTool(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.IsError {
+			return ""
+		}
+		var body struct{ Code string }
+		_ = json.Unmarshal([]byte(res.Content[0].(mcp.TextContent).Text), &body)
+		return body.Code
+	}
+	db.Exec(t, `CREATE TABLE public.promotions (id int PRIMARY KEY, name text);
+		INSERT INTO public.promotions VALUES (1, 'Black Friday');
+		GRANT SELECT ON public.promotions TO `+pgtest.Reader)
+	// The relation list was read at start: a new table is not allowed until
+	// the policy is resolved again.
+	if code := queryCode("SELECT name FROM promotions"); code != "relation_not_allowed" {
+		t.Fatalf("before reload: %q, want relation_not_allowed", code)
+	}
+	db.Exec(t, `CREATE TABLE public.campaigns (id int PRIMARY KEY); GRANT SELECT ON public.campaigns TO `+pgtest.Reader)
+	if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for queryCode("SELECT name FROM promotions") != "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("after SIGHUP the new table is still refused:\n%s", srv.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	out := callGetSchemaArgs(t, c, map[string]any{"tables": []any{"campaigns", "promotions"}})
+	if len(out.Tables) != 2 {
+		t.Errorf("get_schema after SIGHUP shows %d of the 2 new tables", len(out.Tables))
+	}
+	// get_schema refresh does the same without a signal.
+	db.Exec(t, `CREATE TABLE public.coupons (code text PRIMARY KEY); GRANT SELECT ON public.coupons TO `+pgtest.Reader)
+	if code := queryCode("SELECT code FROM coupons"); code != "relation_not_allowed" {
+		t.Fatalf("coupons before refresh: %q", code)
+	}
+	if out := callGetSchemaArgs(t, c, map[string]any{"tables": []any{"coupons"}, "refresh": true}); len(out.Tables) != 1 {
+		t.Errorf("get_schema refresh does not show the new table")
+	}
+	if code := queryCode("SELECT code FROM coupons"); code != "" {
+		t.Errorf("coupons after refresh: %q", code)
+	}
+	srv.stop(t)
+}
+
+func callGetSchemaArgs(t *testing.T, c *client.Client, args map[string]any) schemaOut {
+	t.Helper()
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "get_schema"
+	req.Params.Arguments = args
+	res, err := c.CallTool(t.Context(), req)
+	if err != nil || res.IsError {
+		t.Fatalf("get_schema %v: %v %+v", args, err, res)
+	}
+	b, _ := json.Marshal(res.StructuredContent)
+	var out schemaOut
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

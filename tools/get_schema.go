@@ -123,7 +123,7 @@ func (h *handlers) getSchema(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	}
 	var prep *schema.Prepared
 	if args.Refresh {
-		prep, err = db.Schema.Refresh(ctx)
+		prep, err = db.Reload(ctx)
 	} else {
 		prep, err = db.Schema.Get(ctx)
 	}

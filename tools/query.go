@@ -104,7 +104,7 @@ func (h *handlers) runQuery(ctx context.Context, args QueryArgs) (*QueryResult, 
 	}
 	out := &QueryResult{Database: db.Name, Question: args.Question, DryRun: args.DryRun, Columns: []pgexec.Column{}, Rows: [][]any{}}
 	if hasSQL {
-		q, err := sqlguard.Check(args.SQL, db.Policy)
+		q, err := sqlguard.Check(args.SQL, db.CurrentPolicy())
 		if err != nil {
 			return nil, err
 		}
@@ -182,7 +182,7 @@ func (h *handlers) answer(ctx context.Context, db *Database, question string, ma
 				Message: "your answer did not contain a SQL query in the JSON format asked for"}
 		default:
 			lastSQL = sql
-			q, gerr := sqlguard.Check(sql, db.Policy)
+			q, gerr := sqlguard.Check(sql, db.CurrentPolicy())
 			if gerr != nil {
 				lastErr = gerr
 				var ge *sqlguard.Error

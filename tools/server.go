@@ -5,10 +5,12 @@
 package tools
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -34,9 +36,15 @@ type Database struct {
 	// Schema is the database's schema cache. NewServer creates it when nil;
 	// call Schema.Invalidate() to have it reloaded (SIGHUP).
 	Schema *schema.Cache
-	// Policy is what sqlguard lets queries read (resolved against the
-	// catalog at start).
+	// Policy is what sqlguard lets queries read, as resolved against the
+	// catalog at start.
 	Policy *sqlguard.Policy
+	// Resolve, when set, resolves the policy against the catalog again (the
+	// relation list of its allowed schemas): Reload calls it, for
+	// get_schema's refresh and for SIGHUP, so new tables become queryable.
+	Resolve func(ctx context.Context) (*sqlguard.Policy, error)
+	// live is the policy last resolved by Reload (nil: Policy).
+	live atomic.Pointer[sqlguard.Policy]
 	// Exec runs checked queries on Pool. NewServer creates it when nil.
 	Exec *pgexec.Executor
 	// ServerVersion is the PostgreSQL major version, e.g. "15".
@@ -46,6 +54,28 @@ type Database struct {
 	// Examples are few-shot examples for the model (already checked by the
 	// guard against Policy).
 	Examples []prompts.Example
+}
+
+// CurrentPolicy returns the policy queries are checked against now.
+func (db *Database) CurrentPolicy() *sqlguard.Policy {
+	if p := db.live.Load(); p != nil {
+		return p
+	}
+	return db.Policy
+}
+
+// Reload resolves the policy again (when Resolve is set) and reloads the
+// schema. On error the previous policy and schema stay in force.
+func (db *Database) Reload(ctx context.Context) (*schema.Prepared, error) {
+	if db.Resolve != nil {
+		p, err := db.Resolve(ctx)
+		if err != nil {
+			return nil, err
+		}
+		db.live.Store(p)
+		db.Schema.SetFilter(SchemaFilter(p))
+	}
+	return db.Schema.Refresh(ctx)
 }
 
 // Deps is everything the tools need.

@@ -162,7 +162,17 @@ func openDatabase(ctx context.Context, cfg *Config, dc DatabaseConfig, logger *s
 	if err := pol.resolve(ictx, pool); err != nil {
 		return nil, fmt.Errorf("database %q: %w", dc.Name, err)
 	}
-	db := &tools.Database{Name: dc.Name, Pool: pool, Policy: pol.Policy,
+	resolve := func(ctx context.Context) (*sqlguard.Policy, error) {
+		p, err := buildPolicy(cfg, dc)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.resolve(ctx, pool); err != nil {
+			return nil, err
+		}
+		return p.Policy, nil
+	}
+	db := &tools.Database{Name: dc.Name, Pool: pool, Policy: pol.Policy, Resolve: resolve,
 		SchemaOptions: &schema.Options{TTL: cfg.SchemaCacheTTL, TokenBudget: cfg.SchemaTokenBudget, CommonValues: cfg.SchemaCommonValues}}
 	if err := pool.QueryRow(ictx, "SELECT (current_setting('server_version_num')::int / 10000)::text, current_setting('TimeZone')").
 		Scan(&db.ServerVersion, &db.TimeZone); err != nil {
@@ -246,8 +256,8 @@ func checkRole(ctx context.Context, pool *pgxpool.Pool, name string, schemas []s
 	return nil
 }
 
-// reloadOnSIGHUP invalidates every schema cache when the process gets
-// SIGHUP, until ctx is done: the next call reloads the catalog.
+// reloadOnSIGHUP reloads every database's policy relation list and schema
+// when the process gets SIGHUP, until ctx is done.
 func (a *app) reloadOnSIGHUP(ctx context.Context) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGHUP)
@@ -258,10 +268,16 @@ func (a *app) reloadOnSIGHUP(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-ch:
+				a.log.Info("SIGHUP: reloading the policies' relation lists and the schemas")
 				for _, db := range a.dbs {
-					db.Schema.Invalidate()
+					rctx, cancel := context.WithTimeout(ctx, time.Minute)
+					if _, err := db.Reload(rctx); err != nil {
+						a.log.Error("reload failed; the previous policy and schema stay in force", "database", db.Name, "err", err)
+					} else {
+						a.log.Info("reloaded", "database", db.Name, "relations", len(db.CurrentPolicy().AllowedRelations))
+					}
+					cancel()
 				}
-				a.log.Info("SIGHUP: schema caches invalidated; the next call reloads them")
 			}
 		}
 	}()
