@@ -45,8 +45,8 @@ type loadCall struct {
 	full   bool   // reload without looking at the fingerprint
 	epoch  uint64 // c.epoch when it started
 	filter Filter // c.filter when it started
-	res   *Prepared
-	err   error
+	res    *Prepared
+	err    error
 }
 
 // NewCache returns a cache over db (a pool) showing what f allows. Nothing
