@@ -18,7 +18,7 @@ func TestIntrospectPagila(t *testing.T) {
 	dir := filepath.Join(sharedData(t), "pagila")
 	db := pgtest.NewDB(t, pgtest.Empty)
 	for _, f := range []string{"pagila-schema.sql", "pagila-data.sql"} {
-		if errs := loadSQL(t, db.URL, filepath.Join(dir, f)); len(errs) > 0 {
+		if errs := pgtest.LoadSQLFile(t, db.URL, filepath.Join(dir, f)); len(errs) > 0 {
 			t.Fatalf("%s: %d statements failed, first: %v", f, len(errs), errs[0])
 		}
 	}
@@ -119,7 +119,7 @@ func TestIntrospectAdventureWorks(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(sharedData(t), "adventureworks", "install_schema_only.sql")
 	db := pgtest.NewDB(t, pgtest.Empty)
-	errs := loadSQL(t, db.URL, path)
+	errs := pgtest.LoadSQLFile(t, db.URL, path)
 	if len(errs) != 1 {
 		t.Fatalf("%d statements failed, want the one documented foreign key error: %v", len(errs), errs)
 	}

@@ -67,6 +67,10 @@ const (
 	// corpus assumes. Tests using it are skipped when the shared folder is
 	// absent.
 	Shop
+	// Pagila holds the Pagila sample database (../shared/data/pagila), with
+	// SELECT on all its tables for the Reader role. Tests using it are
+	// skipped when the shared folder is absent.
+	Pagila
 )
 
 func (t Template) String() string {
@@ -75,6 +79,8 @@ func (t Template) String() string {
 		return "demo"
 	case Shop:
 		return "shop"
+	case Pagila:
+		return "pagila"
 	default:
 		return "empty"
 	}
@@ -218,6 +224,9 @@ func NewDB(tb testing.TB, tmpl Template) *DB {
 	if tmpl == Shop && ShopSchemaPath() == "" {
 		tb.Skip("pgtest: ../shared/corpus/shop_schema.sql not found")
 	}
+	if tmpl == Pagila && pagilaDir() == "" {
+		tb.Skip("pgtest: ../shared/data/pagila not found")
+	}
 	s := Shared(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -244,7 +253,7 @@ func NewDB(tb testing.TB, tmpl Template) *DB {
 		}
 	})
 	db := &DB{Name: name, URL: s.URL(name), Server: s}
-	if tmpl == Demo || tmpl == Shop {
+	if tmpl != Empty {
 		db.ReaderURL = s.urlFor(Reader, ReaderPassword, name)
 	}
 	if tmpl == Demo {
@@ -350,19 +359,65 @@ func (s *Server) template(ctx context.Context, tmpl Template) (string, error) {
 		if err := grantShopReader(ctx, conn); err != nil {
 			return "", err
 		}
+	case Pagila:
+		conn.Close(ctx)
+		for _, f := range []string{"pagila-schema.sql", "pagila-data.sql"} {
+			if errs := loadSQL(ctx, s.URL(name), filepath.Join(pagilaDir(), f)); len(errs) > 0 {
+				return "", fmt.Errorf("load %s: %d statements failed, the first: %v", f, len(errs), errs[0])
+			}
+		}
+		pc, err := pgx.Connect(ctx, s.URL(name))
+		if err != nil {
+			return "", err
+		}
+		// Closed now: a template with a session open cannot be copied.
+		defer pc.Close(ctx)
+		if err := ensureReader(ctx, pc); err != nil {
+			return "", err
+		}
+		if _, err := pc.Exec(ctx, `GRANT SELECT ON ALL TABLES IN SCHEMA public TO `+Reader+`; ANALYZE`); err != nil {
+			return "", err
+		}
 	}
 	return name, nil
+}
+
+func pagilaDir() string {
+	dir := SharedDir()
+	if dir == "" {
+		return ""
+	}
+	p := filepath.Join(dir, "data", "pagila")
+	if _, err := os.Stat(filepath.Join(p, "pagila-schema.sql")); err != nil {
+		return ""
+	}
+	return p
+}
+
+// ensureReader creates the Reader login role when the cluster lacks it.
+func ensureReader(ctx context.Context, conn *pgx.Conn) error {
+	_, err := conn.Exec(ctx, `DO $$ BEGIN
+		   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '`+Reader+`') THEN
+		     CREATE ROLE `+Reader+` LOGIN PASSWORD '`+ReaderPassword+`' NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+		   END IF;
+		 END $$`)
+	if err != nil {
+		// A concurrent binary on an external server may have made it meanwhile.
+		var exists bool
+		if conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = '"+Reader+"')").Scan(&exists) == nil && exists {
+			return nil
+		}
+	}
+	return err
 }
 
 // grantShopReader gives the Reader role SELECT on what the corpus policy
 // permits, with column-level grants on users (its blocked columns left out).
 func grantShopReader(ctx context.Context, conn *pgx.Conn) error {
+	if err := ensureReader(ctx, conn); err != nil {
+		return err
+	}
 	stmts := []string{
-		`DO $$ BEGIN
-		   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '` + Reader + `') THEN
-		     CREATE ROLE ` + Reader + ` LOGIN PASSWORD '` + ReaderPassword + `' NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
-		   END IF;
-		 END $$`,
 		`REVOKE CREATE ON SCHEMA public FROM PUBLIC`,
 		`GRANT USAGE ON SCHEMA public, sales TO ` + Reader,
 		`GRANT SELECT ON public.customers, public.orders, public.order_items, public.products,

@@ -304,6 +304,10 @@ func (c *Cluster) Stop() error {
 	return nil
 }
 
+// LogFile is the server's log file (statements appear in it when
+// log_statement is set).
+func (c *Cluster) LogFile() string { return c.logf }
+
 // Done is closed when the postmaster has exited.
 func (c *Cluster) Done() <-chan struct{} { return c.done }
 

@@ -1,4 +1,4 @@
-package schema
+package pgtest
 
 import (
 	"context"
@@ -24,19 +24,23 @@ var copyFromStdin = regexp.MustCompile(`(?is)^\s*COPY\s.*\sFROM\s+stdin\s*$`)
 // owning role may not exist here, and ownership does not matter to tests.
 var ownerTo = regexp.MustCompile(`(?is)^\s*ALTER\s.*\sOWNER\s+TO\s`)
 
-// loadSQL runs the statements of path as the superuser and returns the
-// error of each statement that failed.
-func loadSQL(tb testing.TB, url, path string) []error {
+// LoadSQLFile runs the statements of path (a psql script or pg_dump) on
+// the database at url and returns the error of each statement that failed.
+func LoadSQLFile(tb testing.TB, url, path string) []error {
 	tb.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	return loadSQL(ctx, url, path)
+}
+
+func loadSQL(ctx context.Context, url, path string) []error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return []error{err}
+	}
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		tb.Fatal(err)
+		return []error{err}
 	}
 	defer conn.Close(context.Background())
 	var failed []error
@@ -63,7 +67,7 @@ func loadSQL(tb testing.TB, url, path string) []error {
 				pos += 3
 			} else {
 				if end < 0 {
-					tb.Fatalf("%s: COPY data without an end marker", path)
+					return append(failed, fmt.Errorf("%s: COPY data without an end marker", path))
 				}
 				data = text[pos : pos+end+1]
 				pos += end + 4
@@ -180,24 +184,4 @@ func blockCommentEnd(s string, pos int) int {
 		}
 	}
 	return pos
-}
-
-func TestNextStatement(t *testing.T) {
-	src := "-- c\n\\pset x\nSELECT 'a;b', \"x;\" /* ; */ FROM t; -- tail\nCREATE FUNCTION f() AS $f$ a; b $f$;\n  COPY t (a) FROM stdin;\n1\n\\.\n"
-	var got []string
-	for pos := 0; ; {
-		s, next, ok := nextStatement(src, pos)
-		if !ok {
-			break
-		}
-		got = append(got, strings.TrimSpace(s))
-		pos = next
-		if copyFromStdin.MatchString(s) {
-			break
-		}
-	}
-	want := []string{`SELECT 'a;b', "x;" /* ; */ FROM t`, `CREATE FUNCTION f() AS $f$ a; b $f$`, `COPY t (a) FROM stdin`}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("statements = %q, want %q", got, want)
-	}
 }
