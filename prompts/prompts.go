@@ -205,3 +205,13 @@ func LoadExamples(r io.Reader) ([]Example, error) {
 	}
 	return out, nil
 }
+
+// Summary returns the messages that ask the model for a plain-English
+// summary of a query (for explain); structure is the parser's description.
+func Summary(sql, structure string) ([]Message, error) {
+	text, err := render("summary.tmpl", struct{ SQL, Structure string }{sql, structure})
+	if err != nil {
+		return nil, err
+	}
+	return []Message{{Role: RoleUser, Content: text}}, nil
+}

@@ -147,3 +147,14 @@ func TestLoadExamples(t *testing.T) {
 		}
 	}
 }
+
+func TestSummaryGolden(t *testing.T) {
+	msgs, err := Summary("SELECT status, count(*) FROM orders GROUP BY status", "Reads public.orders; groups by status; computes count.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 || msgs[0].Role != RoleUser {
+		t.Fatalf("messages = %+v", msgs)
+	}
+	golden(t, "summary.golden", join(msgs))
+}

@@ -2,7 +2,6 @@ package tools
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -14,12 +13,6 @@ import (
 	"github.com/pgmcp/pgmcp/prompts"
 	"github.com/pgmcp/pgmcp/sqlguard"
 	"github.com/pgmcp/pgmcp/tools/pgexec"
-)
-
-// Query error codes of the tools package. Never rename one.
-const (
-	CodeLLMNotConfigured Code = "llm_not_configured"
-	CodeAttemptsExceeded Code = "attempts_exhausted"
 )
 
 // QueryArgs are the arguments of query.
@@ -122,11 +115,35 @@ func (h *handlers) runQuery(ctx context.Context, args QueryArgs) (*QueryResult, 
 	return h.answer(ctx, db, args.Question, maxRows, args.DryRun, out)
 }
 
-// execute runs a checked query under the server's limits.
+// CodePlanTooExpensive refuses a query whose estimated cost is over the
+// ceiling (PGMCP_MAX_PLAN_COST). Never rename it.
+const CodePlanTooExpensive Code = "plan_too_expensive"
+
+// execute runs a checked query under the server's limits; with a cost
+// ceiling, it plans the query first and refuses it when the planner's
+// estimate of what would run is over the ceiling.
 func (h *handlers) execute(ctx context.Context, db *Database, q *sqlguard.Query, maxRows int) (*pgexec.Result, error) {
+	lim := h.limits(maxRows)
+	if h.deps.MaxPlanCost > 0 {
+		plan, err := db.Exec.Explain(ctx, q, lim)
+		if err != nil {
+			return nil, err
+		}
+		if cost := plan.AsRun.TotalCost; cost > h.deps.MaxPlanCost {
+			return nil, &Error{Code: CodePlanTooExpensive,
+				Message: fmt.Sprintf("the planner estimates this query at cost %.0f, above the ceiling of %.0f", cost, h.deps.MaxPlanCost),
+				Hint:    "narrow it (filters on indexed columns, aggregates, fewer joins) or check it with explain first",
+				SQL:     q.SQL()}
+		}
+	}
+	return db.Exec.Run(ctx, q, lim)
+}
+
+// limits are the executor limits of a call returning at most maxRows.
+func (h *handlers) limits(maxRows int) pgexec.Limits {
 	lim := h.deps.Limits
 	lim.MaxRows = maxRows
-	return db.Exec.Run(ctx, q, lim)
+	return lim
 }
 
 func fillResult(out *QueryResult, res *pgexec.Result) {
@@ -138,90 +155,31 @@ func fillResult(out *QueryResult, res *pgexec.Result) {
 	out.ElapsedMS = float64(res.Elapsed.Microseconds()) / 1000
 }
 
-// answer turns a question into SQL with the model and runs it. A guard
-// rejection or a PostgreSQL error goes back to the model with the repair
-// prompt, up to MaxAttempts model calls in all.
+// answer turns a question into SQL with the model and runs it (or, with
+// dryRun, only checks it).
 func (h *handlers) answer(ctx context.Context, db *Database, question string, maxRows int, dryRun bool, out *QueryResult) (*QueryResult, error) {
-	if h.deps.LLM == nil {
-		return nil, &Error{Code: CodeLLMNotConfigured, Message: "no model is configured, so questions in plain English cannot be answered",
-			Hint: "send your own SQL in the sql argument, or configure an OpenAI-compatible endpoint with PGMCP_LLM_BASE_URL, PGMCP_LLM_API_KEY and PGMCP_LLM_MODEL (e.g. OpenAI, or Ollama at http://localhost:11434/v1)"}
-	}
-	prep, err := db.Schema.Get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sel := prep.Select(question, db.Schema.Options().TokenBudget)
-	h.deps.Logger.DebugContext(ctx, "schema selected for the question", "database", db.Name, "tables", len(sel.Tables),
-		"of", sel.Total, "tokens", sel.Tokens, "why", sel.Explain())
-	msgs, err := prompts.Build(prompts.Request{
-		Database: db.Name, ServerVersion: db.ServerVersion, Schema: sel.Render().Text,
-		Now: h.now(), TimeZone: db.TimeZone, MaxRows: maxRows, Examples: db.Examples, Question: question,
-	})
-	if err != nil {
-		return nil, err
-	}
-	attempts := max(h.deps.MaxAttempts, 1)
-	var lastErr error
-	var lastSQL string
-	for attempt := 1; attempt <= attempts; attempt++ {
-		out.Attempts = attempt
-		resp, err := h.deps.LLM.Complete(ctx, llm.Request{Messages: toLLM(msgs), MaxTokens: 2048})
+	gen, err := h.generate(ctx, db, question, maxRows, func(q *sqlguard.Query) error {
+		out.SQL = q.SQL()
+		if dryRun {
+			return nil
+		}
+		res, err := h.execute(ctx, db, q, maxRows)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		sql, err := llm.ExtractSQL(resp.Content)
-		var fail prompts.Failure
-		switch {
-		case err != nil:
-			var le *llm.Error
-			if errors.As(err, &le) && le.Code == llm.CodeRefused {
-				return nil, err
-			}
-			lastErr = err
-			fail.Rejection = &prompts.Rejection{Code: "no_sql_found",
-				Message: "your answer did not contain a SQL query in the JSON format asked for"}
-		default:
-			lastSQL = sql
-			q, gerr := sqlguard.Check(sql, db.CurrentPolicy())
-			if gerr != nil {
-				lastErr = gerr
-				var ge *sqlguard.Error
-				if !errors.As(gerr, &ge) {
-					return nil, gerr
-				}
-				h.deps.Logger.InfoContext(ctx, "model SQL rejected", "attempt", attempt, "code", ge.Code)
-				fail.Rejection = &prompts.Rejection{Code: string(ge.Code), Message: ge.Message}
-				break
-			}
-			out.SQL = q.SQL()
-			if dryRun {
-				return out, nil
-			}
-			res, xerr := h.execute(ctx, db, q, maxRows)
-			if xerr == nil {
-				fillResult(out, res)
-				return out, nil
-			}
-			lastErr = xerr
-			var pe *pgexec.Error
-			if !errors.As(xerr, &pe) || pe.Code != pgexec.CodeQueryFailed || pe.PG == nil {
-				// Timeouts, cancellations and outages are not the model's to fix.
-				return nil, xerr
-			}
-			h.deps.Logger.InfoContext(ctx, "model SQL failed", "attempt", attempt, "sqlstate", pe.PG.SQLState)
-			fail.PGError = &prompts.PGError{SQLState: pe.PG.SQLState, Message: pe.PG.Message, Hint: pe.PG.Hint}
-		}
-		if attempt == attempts {
-			break
-		}
-		if msgs, err = prompts.Repair(msgs, resp.Content, lastSQL, fail); err != nil {
-			return nil, err
-		}
+		fillResult(out, res)
+		return nil
+	})
+	if gen != nil {
+		out.Attempts = gen.Attempts
 	}
-	return nil, &Error{Code: CodeAttemptsExceeded,
-		Message: fmt.Sprintf("the model did not produce a valid query in %d attempts; last problem: %s", attempts, classify(lastErr).Message),
-		Hint:    "rephrase the question, name the tables or columns to use, or send SQL directly with the sql argument",
-		Err:     lastErr, SQL: lastSQL}
+	if err != nil {
+		return nil, err
+	}
+	if gen.Rejection != nil {
+		return nil, gen.exhausted()
+	}
+	return out, nil
 }
 
 func (h *handlers) now() time.Time {

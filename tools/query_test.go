@@ -35,22 +35,38 @@ type fixtureOpts struct {
 	script  fakellm.Script // nil: no model configured
 	llmConf func(*llm.Config)
 	deps    func(*Deps)
+	// template is the test database's template (default Demo, with the
+	// demo policy; other templates get every relation of public).
+	template pgtest.Template
+	// setup runs as the superuser before the server connects.
+	setup func(db *pgtest.DB)
 }
 
 func newQueryFixture(t testing.TB, o fixtureOpts) *queryFixture {
 	t.Helper()
-	db := pgtest.NewDB(t, pgtest.Demo)
+	tmpl := o.template
+	if tmpl == pgtest.Empty {
+		tmpl = pgtest.Demo
+	}
+	db := pgtest.NewDB(t, tmpl)
+	if o.setup != nil {
+		o.setup(db)
+	}
 	pool, err := pgexec.NewPool(t.Context(), db.ReaderURL, pgexec.Options{StatementTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	policy, err := sqlguard.ParsePolicyJSON(demodb.PolicyJSON)
-	if err != nil {
-		t.Fatal(err)
+	policy := &sqlguard.Policy{AllowedSchemas: []string{"public"}, SearchPath: []string{"public"}}
+	var blocked []string
+	if tmpl == pgtest.Demo {
+		if policy, err = sqlguard.ParsePolicyJSON(demodb.PolicyJSON); err != nil {
+			t.Fatal(err)
+		}
+		blocked = demoBlocked(t)
 	}
 	policy.Database = db.Name
-	f := &queryFixture{db: db, pool: pool, blocked: demoBlocked(t)}
+	f := &queryFixture{db: db, pool: pool, blocked: blocked}
 	deps := Deps{
 		Databases: []*Database{{Name: "demo", Pool: pool, Policy: policy, ServerVersion: "15", TimeZone: "UTC"}},
 		Logger:    slog.New(slog.DiscardHandler), Version: "test", MaxRows: 100, MaxAttempts: 3,
@@ -93,12 +109,19 @@ func newQueryFixture(t testing.TB, o fixtureOpts) *queryFixture {
 	return f
 }
 
+// toolOutcome is a tool call's result: its text, its structured output
+// as JSON, or its error body.
+type toolOutcome struct {
+	isError    bool
+	text       string
+	structured []byte
+	err        errorBody
+}
+
 // queryOutcome is a query call's result, decoded.
 type queryOutcome struct {
-	isError bool
-	text    string
-	out     QueryResult
-	err     errorBody
+	toolOutcome
+	out QueryResult
 }
 
 func (f *queryFixture) query(t testing.TB, args map[string]any) queryOutcome {
@@ -108,14 +131,27 @@ func (f *queryFixture) query(t testing.TB, args map[string]any) queryOutcome {
 
 func (f *queryFixture) queryCtx(t testing.TB, ctx context.Context, args map[string]any) queryOutcome {
 	t.Helper()
+	o := queryOutcome{toolOutcome: f.call(t, ctx, "query", args)}
+	if !o.isError {
+		if err := json.Unmarshal(o.structured, &o.out); err != nil {
+			t.Fatalf("structured content: %v: %s", err, o.structured)
+		}
+	}
+	return o
+}
+
+// call calls a tool; a protocol error (instead of a tool result) fails the
+// test, and so does an error body without a code and a message.
+func (f *queryFixture) call(t testing.TB, ctx context.Context, name string, args map[string]any) toolOutcome {
+	t.Helper()
 	req := mcp.CallToolRequest{}
-	req.Params.Name = "query"
+	req.Params.Name = name
 	req.Params.Arguments = args
 	res, err := f.c.CallTool(ctx, req)
 	if err != nil {
-		t.Fatalf("query %v: a protocol error instead of a tool result: %v", args, err)
+		t.Fatalf("%s %v: a protocol error instead of a tool result: %v", name, args, err)
 	}
-	var o queryOutcome
+	var o toolOutcome
 	o.isError = res.IsError
 	for _, c := range res.Content {
 		if tc, ok := c.(mcp.TextContent); ok {
@@ -131,9 +167,8 @@ func (f *queryFixture) queryCtx(t testing.TB, ctx context.Context, args map[stri
 		}
 		return o
 	}
-	b, _ := json.Marshal(res.StructuredContent)
-	if err := json.Unmarshal(b, &o.out); err != nil {
-		t.Fatalf("structured content: %v: %s", err, b)
+	if o.structured, err = json.Marshal(res.StructuredContent); err != nil {
+		t.Fatal(err)
 	}
 	return o
 }

@@ -96,13 +96,19 @@ type Deps struct {
 	MaxAttempts int
 	// Limits bound every execution (MaxRows is set per call).
 	Limits pgexec.Limits
+	// MaxPlanCost, when positive, is the highest estimated plan cost a
+	// query may have (PGMCP_MAX_PLAN_COST); query refuses costlier SQL
+	// with plan_too_expensive and explain shows the cost against it.
+	MaxPlanCost float64
 	// Now returns the current time (tests fix it); nil means time.Now.
 	Now func() time.Time
 }
 
 // Instructions tell a client's model how to use the server.
 const Instructions = `pgmcp answers questions about PostgreSQL databases, read-only.
-Call get_schema first to see the tables and columns you may use.`
+Call get_schema first to see the tables and columns you may use. Use query to answer a question
+(in plain English or as one SELECT), and explain to review a query's verdict, cost and risks
+without running it.`
 
 // NewServer builds the MCP server with every tool registered.
 func NewServer(d Deps) (*server.MCPServer, error) {
@@ -137,6 +143,7 @@ func NewServer(d Deps) (*server.MCPServer, error) {
 	s := server.NewMCPServer("pgmcp", d.Version,
 		server.WithToolCapabilities(false),
 		server.WithResourceCapabilities(false, false),
+		server.WithPromptCapabilities(false),
 		server.WithHooks(h.resourceHooks()),
 		server.WithInstructions(Instructions),
 		server.WithRecovery(),
@@ -144,6 +151,7 @@ func NewServer(d Deps) (*server.MCPServer, error) {
 	for _, t := range h.all() {
 		s.AddTool(t.Tool, t.Handler)
 	}
+	s.AddPrompts(h.allPrompts()...)
 	s.AddResources(h.resources()...)
 	s.AddResourceTemplates(h.resourceTemplates()...)
 	return s, nil
@@ -158,6 +166,7 @@ func (h *handlers) all() []server.ServerTool {
 	return []server.ServerTool{
 		h.getSchemaTool(),
 		h.queryTool(),
+		h.explainTool(),
 	}
 }
 

@@ -45,8 +45,9 @@ type Config struct {
 	MaxConns            int           `env:"MAX_CONNS" envDefault:"10" desc:"Connections per database pool."`
 	AllowPrivilegedRole bool          `env:"ALLOW_PRIVILEGED_ROLE" envDefault:"false" desc:"Start even when the role is a superuser or has BYPASSRLS (logs a warning at every start)."`
 
-	MaxResultBytes int `env:"MAX_RESULT_BYTES" envDefault:"1048576" desc:"Most bytes of row data a query returns; the result is truncated (and says so) beyond it."`
-	MaxCellBytes   int `env:"MAX_CELL_BYTES" envDefault:"65536" desc:"Longest single value returned; longer values are cut and marked."`
+	MaxPlanCost    float64 `env:"MAX_PLAN_COST" envDefault:"0" desc:"When above 0, query refuses SQL whose estimated plan cost (EXPLAIN, as it would run) is higher, with plan_too_expensive; explain shows the cost against it. Off by default."`
+	MaxResultBytes int     `env:"MAX_RESULT_BYTES" envDefault:"1048576" desc:"Most bytes of row data a query returns; the result is truncated (and says so) beyond it."`
+	MaxCellBytes   int     `env:"MAX_CELL_BYTES" envDefault:"65536" desc:"Longest single value returned; longer values are cut and marked."`
 
 	LLMBaseURL     string        `env:"LLM_BASE_URL" desc:"Base URL of an OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama (falls back to OPENAI_BASE_URL; default https://api.openai.com/v1)."`
 	LLMAPIKey      string        `env:"LLM_API_KEY" desc:"API key of the model endpoint (falls back to OPENAI_API_KEY); local servers need none."`
@@ -127,6 +128,8 @@ func kindName(t reflect.Type) string {
 		return "a duration (e.g. 10s, 1m)"
 	case reflect.TypeFor[int]():
 		return "a whole number"
+	case reflect.TypeFor[float64]():
+		return "a number"
 	case reflect.TypeFor[bool]():
 		return "true or false"
 	}
@@ -173,6 +176,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ConnectTimeout <= 0 {
 		bad("ConnectTimeout", "must be positive, got %s", c.ConnectTimeout)
+	}
+	if c.MaxPlanCost < 0 {
+		bad("MaxPlanCost", "must not be negative (0 turns it off), got %g", c.MaxPlanCost)
 	}
 	if c.MaxResultBytes < 1024 || c.MaxResultBytes > 64<<20 {
 		bad("MaxResultBytes", "must be between 1024 and %d, got %d", 64<<20, c.MaxResultBytes)

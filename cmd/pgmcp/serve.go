@@ -113,6 +113,7 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error
 		LLM:         model,
 		MaxRows:     cfg.MaxRows,
 		MaxAttempts: cfg.LLMMaxAttempts,
+		MaxPlanCost: cfg.MaxPlanCost,
 		Limits: pgexec.Limits{
 			MaxResultBytes:   cfg.MaxResultBytes,
 			MaxCellBytes:     cfg.MaxCellBytes,

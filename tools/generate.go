@@ -1,0 +1,141 @@
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/pgmcp/pgmcp/llm"
+	"github.com/pgmcp/pgmcp/prompts"
+	"github.com/pgmcp/pgmcp/sqlguard"
+	"github.com/pgmcp/pgmcp/tools/pgexec"
+)
+
+// Error codes of the model loop. Never rename one.
+const (
+	CodeLLMNotConfigured Code = "llm_not_configured"
+	CodeAttemptsExceeded Code = "attempts_exhausted"
+)
+
+// generation is the outcome of the model loop.
+type generation struct {
+	// SQL is the last SQL the model wrote ("" if it never wrote any).
+	SQL string
+	// Attempts is the number of model calls.
+	Attempts int
+	// Rejection is the guard's verdict on SQL when the attempts ran out on
+	// a rejection (nil when the loop succeeded).
+	Rejection *sqlguard.Error
+	// last is the last failure, for the exhausted error.
+	last error
+}
+
+// exhausted is the error of a loop that ran out of attempts.
+func (g *generation) exhausted() error {
+	return &Error{Code: CodeAttemptsExceeded,
+		Message: fmt.Sprintf("the model did not produce a valid query in %d attempts; last problem: %s", g.Attempts, classify(g.last).Message),
+		Hint:    "rephrase the question, name the tables or columns to use, or send SQL directly with the sql argument",
+		Err:     g.last, SQL: g.SQL}
+}
+
+// generate turns a question into SQL with the model. Each SQL the guard
+// accepts is handed to step; a guard rejection, SQL that PostgreSQL
+// refuses (step returns a query_failed error with a SQLSTATE) or a plan
+// over the cost ceiling goes back to the model with the repair prompt, up
+// to MaxAttempts model calls. Other errors of step end the loop.
+//
+// The result is nil only with an error. When the attempts run out, the
+// result carries the last SQL and, if the guard refused it, the
+// rejection; the error is then nil for a rejection (the caller decides)
+// and attempts_exhausted otherwise.
+func (h *handlers) generate(ctx context.Context, db *Database, question string, maxRows int, step func(*sqlguard.Query) error) (*generation, error) {
+	if h.deps.LLM == nil {
+		return nil, &Error{Code: CodeLLMNotConfigured, Message: "no model is configured, so questions in plain English cannot be answered",
+			Hint: "send your own SQL in the sql argument, or configure an OpenAI-compatible endpoint with PGMCP_LLM_BASE_URL, PGMCP_LLM_API_KEY and PGMCP_LLM_MODEL (e.g. OpenAI, or Ollama at http://localhost:11434/v1)"}
+	}
+	prep, err := db.Schema.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sel := prep.Select(question, db.Schema.Options().TokenBudget)
+	h.deps.Logger.DebugContext(ctx, "schema selected for the question", "database", db.Name, "tables", len(sel.Tables),
+		"of", sel.Total, "tokens", sel.Tokens, "why", sel.Explain())
+	msgs, err := prompts.Build(prompts.Request{
+		Database: db.Name, ServerVersion: db.ServerVersion, Schema: sel.Render().Text,
+		Now: h.now(), TimeZone: db.TimeZone, MaxRows: maxRows, Examples: db.Examples, Question: question,
+	})
+	if err != nil {
+		return nil, err
+	}
+	g := &generation{}
+	attempts := max(h.deps.MaxAttempts, 1)
+	for g.Attempts < attempts {
+		g.Attempts++
+		resp, err := h.deps.LLM.Complete(ctx, llm.Request{Messages: toLLM(msgs), MaxTokens: 2048})
+		if err != nil {
+			return g, err
+		}
+		g.Rejection = nil
+		var fail prompts.Failure
+		sql, err := llm.ExtractSQL(resp.Content)
+		if err != nil {
+			var le *llm.Error
+			if errors.As(err, &le) && le.Code == llm.CodeRefused {
+				return g, err
+			}
+			g.last = err
+			fail.Rejection = &prompts.Rejection{Code: "no_sql_found",
+				Message: "your answer did not contain a SQL query in the JSON format asked for"}
+		} else {
+			g.SQL = sql
+			q, gerr := sqlguard.Check(sql, db.CurrentPolicy())
+			var ge *sqlguard.Error
+			switch {
+			case gerr != nil && errors.As(gerr, &ge):
+				h.deps.Logger.InfoContext(ctx, "model SQL rejected", "attempt", g.Attempts, "code", ge.Code)
+				g.last, g.Rejection = gerr, ge
+				fail.Rejection = &prompts.Rejection{Code: string(ge.Code), Message: ge.Message}
+			case gerr != nil:
+				return g, gerr
+			default:
+				serr := step(q)
+				if serr == nil {
+					return g, nil
+				}
+				f, ok := repairable(serr)
+				if !ok {
+					// Timeouts, cancellations and outages are not the
+					// model's to fix.
+					return g, serr
+				}
+				h.deps.Logger.InfoContext(ctx, "model SQL failed", "attempt", g.Attempts, "code", classify(serr).Code)
+				g.last, fail = serr, f
+			}
+		}
+		if g.Attempts == attempts {
+			break
+		}
+		if msgs, err = prompts.Repair(msgs, resp.Content, g.SQL, fail); err != nil {
+			return g, err
+		}
+	}
+	if g.Rejection != nil {
+		return g, nil
+	}
+	return g, g.exhausted()
+}
+
+// repairable says whether a step's error is the model's to fix, and how to
+// tell it: PostgreSQL refused the SQL (with its SQLSTATE and sanitized
+// message), or its plan is over the cost ceiling.
+func repairable(err error) (prompts.Failure, bool) {
+	var pe *pgexec.Error
+	if errors.As(err, &pe) && pe.Code == pgexec.CodeQueryFailed && pe.PG != nil {
+		return prompts.Failure{PGError: &prompts.PGError{SQLState: pe.PG.SQLState, Message: pe.PG.Message, Hint: pe.PG.Hint}}, true
+	}
+	var te *Error
+	if errors.As(err, &te) && te.Code == CodePlanTooExpensive {
+		return prompts.Failure{Rejection: &prompts.Rejection{Code: string(te.Code), Message: te.Message}}, true
+	}
+	return prompts.Failure{}, false
+}
