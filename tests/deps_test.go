@@ -30,6 +30,7 @@ func TestImportRules(t *testing.T) {
 		"cmd/pgmcp/demodb":  {},
 		"tests/pgtest":      {"cmd/pgmcp/localpg", "cmd/pgmcp/demodb"},
 		"tests/fakellm":     {},
+		"tests/conformance": {},
 		"cmd/pgmcp":         {"cmd/pgmcp/localpg", "cmd/pgmcp/demodb", "llm", "prompts", "schema", "sqlguard", "tools", "tools/pgexec"},
 		"tests":             {},
 	}
