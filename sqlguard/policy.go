@@ -110,7 +110,15 @@ type policyJSON struct {
 // Unknown fields are an error, and so are malformed names, system schemas
 // among the allowed ones, a relation both allowed and blocked, negative
 // limits, and a policy that allows no relation at all.
-func ParsePolicyJSON(data []byte) (*Policy, error) {
+func ParsePolicyJSON(data []byte) (*Policy, error) { return parsePolicyJSON(data, true) }
+
+// ParseNarrowingJSON reads a policy in the same format that narrows
+// another (a caller's restrictions: more blocked relations and columns,
+// fewer allowed ones). It is checked like ParsePolicyJSON, except that it
+// may allow nothing by itself.
+func ParseNarrowingJSON(data []byte) (*Policy, error) { return parsePolicyJSON(data, false) }
+
+func parsePolicyJSON(data []byte, strict bool) (*Policy, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var pj policyJSON
@@ -133,7 +141,7 @@ func ParsePolicyJSON(data []byte) (*Policy, error) {
 		MaxArrayElements: pj.MaxArrayElements,
 		MaxDepth:         pj.MaxDepth,
 	}
-	if err := p.validate(true); err != nil {
+	if err := p.validate(strict); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -349,7 +349,8 @@ func startHTTP(t *testing.T, args, env []string) *httpServer {
 			<-s.done
 		}
 	})
-	urlRE := regexp.MustCompile(`url=http://(127\.0\.0\.1:\d+)/mcp`)
+	// The port of the URL pgmcp logs; the host may be a wildcard address.
+	urlRE := regexp.MustCompile(`url=http://\S*:(\d+)/mcp`)
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
@@ -362,8 +363,8 @@ func startHTTP(t *testing.T, args, env []string) *httpServer {
 		_, _ = io.Copy(io.Discard, pr)
 	}()
 	select {
-	case addr := <-found:
-		s.base = "http://" + addr
+	case port := <-found:
+		s.base = "http://127.0.0.1:" + port
 	case err := <-s.done:
 		t.Fatalf("pgmcp %v exited: %v\n%s", args, err, s.stderr.String())
 	case <-time.After(90 * time.Second):

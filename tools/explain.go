@@ -100,16 +100,16 @@ func (h *handlers) runExplain(ctx context.Context, args ExplainArgs) (*ExplainRe
 	case len(args.Question) > maxQuestionBytes:
 		return nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("the question is longer than %d bytes", maxQuestionBytes)}
 	}
-	db, err := h.database(args.Database)
+	a, err := h.access(ctx, args.Database)
 	if err != nil {
 		return nil, err
 	}
-	out := &ExplainResult{Database: db.Name, Question: args.Question, Relations: []string{}, Columns: []string{},
+	out := &ExplainResult{Database: a.db.Name, Question: args.Question, Relations: []string{}, Columns: []string{},
 		Functions: []string{}, Warnings: []Warning{}}
 	var q *sqlguard.Query
 	var plan *pgexec.Plan
 	if hasSQL {
-		q, err = sqlguard.Check(args.SQL, db.CurrentPolicy())
+		q, err = h.check(ctx, args.SQL, a.policy)
 		if err != nil {
 			var ge *sqlguard.Error
 			if !errors.As(err, &ge) {
@@ -117,12 +117,12 @@ func (h *handlers) runExplain(ctx context.Context, args ExplainArgs) (*ExplainRe
 			}
 			return rejected(out, args.SQL, ge), nil
 		}
-		if plan, err = db.Exec.Explain(ctx, q, h.limits(h.deps.MaxRows)); err != nil {
+		if plan, err = h.plan(ctx, a, q); err != nil {
 			return nil, err
 		}
 	} else {
-		gen, err := h.generate(ctx, db, args.Question, h.deps.MaxRows, func(cq *sqlguard.Query) error {
-			p, err := db.Exec.Explain(ctx, cq, h.limits(h.deps.MaxRows))
+		gen, err := h.generate(ctx, a, args.Question, h.deps.MaxRows, func(cq *sqlguard.Query) error {
+			p, err := h.plan(ctx, a, cq)
 			if err != nil {
 				return err
 			}
@@ -145,6 +145,16 @@ func (h *handlers) runExplain(ctx context.Context, args ExplainArgs) (*ExplainRe
 	out.Plan, out.Warnings = h.review(plan)
 	out.Summary, out.SummaryBy = h.summarize(ctx, q)
 	return out, nil
+}
+
+// plan runs EXPLAIN through the executions gate.
+func (h *handlers) plan(ctx context.Context, a *access, q *sqlguard.Query) (*pgexec.Plan, error) {
+	leave, err := h.gate.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
+	return a.db.Exec.Explain(ctx, q, h.limits(a, h.deps.MaxRows))
 }
 
 // rejected fills out for a query the guard refused: its verdict, never a
@@ -302,7 +312,7 @@ func (h *handlers) summarize(ctx context.Context, q *sqlguard.Query) (string, st
 	msgs, err := prompts.Summary(q.SQL(), structure)
 	if err == nil {
 		var resp *llm.Response
-		if resp, err = h.deps.LLM.Complete(ctx, llm.Request{Messages: toLLM(msgs), MaxTokens: 300}); err == nil {
+		if resp, err = h.complete(ctx, msgs, 300); err == nil {
 			if text := strings.TrimSpace(resp.Content); text != "" && len(text) < 2000 {
 				return text, "model"
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pgmcp/pgmcp/llm"
 	"github.com/pgmcp/pgmcp/prompts"
@@ -48,16 +49,17 @@ func (g *generation) exhausted() error {
 // result carries the last SQL and, if the guard refused it, the
 // rejection; the error is then nil for a rejection (the caller decides)
 // and attempts_exhausted otherwise.
-func (h *handlers) generate(ctx context.Context, db *Database, question string, maxRows int, step func(*sqlguard.Query) error) (*generation, error) {
+func (h *handlers) generate(ctx context.Context, a *access, question string, maxRows int, step func(*sqlguard.Query) error) (*generation, error) {
 	if h.deps.LLM == nil {
 		return nil, &Error{Code: CodeLLMNotConfigured, Message: "no model is configured, so questions in plain English cannot be answered",
 			Hint: "send your own SQL in the sql argument, or configure an OpenAI-compatible endpoint with PGMCP_LLM_BASE_URL, PGMCP_LLM_API_KEY and PGMCP_LLM_MODEL (e.g. OpenAI, or Ollama at http://localhost:11434/v1)"}
 	}
-	prep, err := db.Schema.Get(ctx)
+	db := a.db
+	prep, err := a.schema.Get(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sel := prep.Select(question, db.Schema.Options().TokenBudget)
+	sel := prep.Select(question, a.schema.Options().TokenBudget)
 	h.deps.Logger.DebugContext(ctx, "schema selected for the question", "database", db.Name, "tables", len(sel.Tables),
 		"of", sel.Total, "tokens", sel.Tokens, "why", sel.Explain())
 	msgs, err := prompts.Build(prompts.Request{
@@ -71,7 +73,7 @@ func (h *handlers) generate(ctx context.Context, db *Database, question string, 
 	attempts := max(h.deps.MaxAttempts, 1)
 	for g.Attempts < attempts {
 		g.Attempts++
-		resp, err := h.deps.LLM.Complete(ctx, llm.Request{Messages: toLLM(msgs), MaxTokens: 2048})
+		resp, err := h.complete(ctx, msgs, 2048)
 		if err != nil {
 			return g, err
 		}
@@ -88,7 +90,7 @@ func (h *handlers) generate(ctx context.Context, db *Database, question string, 
 				Message: "your answer did not contain a SQL query in the JSON format asked for"}
 		} else {
 			g.SQL = sql
-			q, gerr := sqlguard.Check(sql, db.CurrentPolicy())
+			q, gerr := h.check(ctx, sql, a.policy)
 			var ge *sqlguard.Error
 			switch {
 			case gerr != nil && errors.As(gerr, &ge):
@@ -123,6 +125,14 @@ func (h *handlers) generate(ctx context.Context, db *Database, question string, 
 		return g, nil
 	}
 	return g, g.exhausted()
+}
+
+// complete calls the model and records the call's metrics.
+func (h *handlers) complete(ctx context.Context, msgs []prompts.Message, maxTokens int) (*llm.Response, error) {
+	start := time.Now()
+	resp, err := h.deps.LLM.Complete(ctx, llm.Request{Messages: toLLM(msgs), MaxTokens: maxTokens})
+	h.metrics.observeModel(resp, err, time.Since(start))
+	return resp, err
 }
 
 // repairable says whether a step's error is the model's to fix, and how to

@@ -117,20 +117,25 @@ func (h *handlers) getSchema(ctx context.Context, req mcp.CallToolRequest) (*mcp
 		return errorResult(ctx, h.deps.Logger, "get_schema", &Error{Code: CodeInvalidArgument,
 			Message: fmt.Sprintf("invalid detail %q", args.Detail), Hint: "use summary or full"}), nil
 	}
-	db, err := h.database(args.Database)
+	a, err := h.access(ctx, args.Database)
 	if err != nil {
 		return errorResult(ctx, h.deps.Logger, "get_schema", err), nil
 	}
 	var prep *schema.Prepared
 	if args.Refresh {
-		prep, err = db.Reload(ctx)
+		if prep, err = a.db.Reload(ctx); err == nil && a.schema != a.db.Schema {
+			// A narrowed schema follows the reloaded policy.
+			if a, err = h.access(ctx, args.Database); err == nil {
+				prep, err = a.schema.Refresh(ctx)
+			}
+		}
 	} else {
-		prep, err = db.Schema.Get(ctx)
+		prep, err = a.schema.Get(ctx)
 	}
 	if err != nil {
 		return errorResult(ctx, h.deps.Logger, "get_schema", err), nil
 	}
-	out, text, err := h.describe(ctx, db, prep, args)
+	out, text, err := h.describe(ctx, a, prep, args)
 	if err != nil {
 		return errorResult(ctx, h.deps.Logger, "get_schema", err), nil
 	}
@@ -138,13 +143,13 @@ func (h *handlers) getSchema(ctx context.Context, req mcp.CallToolRequest) (*mcp
 }
 
 // describe builds get_schema's structured and text output.
-func (h *handlers) describe(ctx context.Context, db *Database, prep *schema.Prepared, args GetSchemaArgs) (SchemaResult, string, error) {
+func (h *handlers) describe(ctx context.Context, a *access, prep *schema.Prepared, args GetSchemaArgs) (SchemaResult, string, error) {
 	snap := prep.Snapshot()
 	out := SchemaResult{
-		Database: db.Name, TotalTables: len(snap.Tables), Search: args.Search,
+		Database: a.db.Name, TotalTables: len(snap.Tables), Search: args.Search,
 		NotFound: []string{}, Tables: []TableResult{}, LoadedAt: snap.LoadedAt.UTC().Format(time.RFC3339),
 	}
-	budget := db.Schema.Options().TokenBudget
+	budget := a.schema.Options().TokenBudget
 
 	// The tables in play: all, or those the patterns name.
 	tables := make([]*schema.Table, len(snap.Tables))
@@ -173,7 +178,7 @@ func (h *handlers) describe(ctx context.Context, db *Database, prep *schema.Prep
 			p = schema.Prepare(&sub)
 		}
 		sel := p.Select(args.Search, budget)
-		h.deps.Logger.DebugContext(ctx, "schema selection", "database", db.Name, "search", args.Search,
+		h.deps.Logger.DebugContext(ctx, "schema selection", "database", a.db.Name, "search", args.Search,
 			"budget", budget, "explain", sel.Explain())
 		for i := range sel.Tables {
 			s := &sel.Tables[i]
@@ -203,7 +208,7 @@ func (h *handlers) describe(ctx context.Context, db *Database, prep *schema.Prep
 	if args.Search != "" {
 		how += ", chosen for the search"
 	}
-	fmt.Fprintf(&text, "Database %s: %d of %d tables (%s)\n", db.Name, len(chosen), len(snap.Tables), how)
+	fmt.Fprintf(&text, "Database %s: %d of %d tables (%s)\n", a.db.Name, len(chosen), len(snap.Tables), how)
 	for _, c := range chosen {
 		form := c.form
 		if detail == DetailSummary {

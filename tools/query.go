@@ -87,7 +87,7 @@ func (h *handlers) runQuery(ctx context.Context, args QueryArgs) (*QueryResult, 
 	case len(args.Question) > maxQuestionBytes:
 		return nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("the question is longer than %d bytes", maxQuestionBytes)}
 	}
-	db, err := h.database(args.Database)
+	a, err := h.access(ctx, args.Database)
 	if err != nil {
 		return nil, err
 	}
@@ -95,9 +95,9 @@ func (h *handlers) runQuery(ctx context.Context, args QueryArgs) (*QueryResult, 
 	if args.MaxRows > 0 {
 		maxRows = args.MaxRows
 	}
-	out := &QueryResult{Database: db.Name, Question: args.Question, DryRun: args.DryRun, Columns: []pgexec.Column{}, Rows: [][]any{}}
+	out := &QueryResult{Database: a.db.Name, Question: args.Question, DryRun: args.DryRun, Columns: []pgexec.Column{}, Rows: [][]any{}}
 	if hasSQL {
-		q, err := sqlguard.Check(args.SQL, db.CurrentPolicy())
+		q, err := h.check(ctx, args.SQL, a.policy)
 		if err != nil {
 			return nil, err
 		}
@@ -105,14 +105,14 @@ func (h *handlers) runQuery(ctx context.Context, args QueryArgs) (*QueryResult, 
 		if args.DryRun {
 			return out, nil
 		}
-		res, err := h.execute(ctx, db, q, maxRows)
+		res, err := h.execute(ctx, a, q, maxRows)
 		if err != nil {
 			return nil, err
 		}
 		fillResult(out, res)
 		return out, nil
 	}
-	return h.answer(ctx, db, args.Question, maxRows, args.DryRun, out)
+	return h.answer(ctx, a, args.Question, maxRows, args.DryRun, out)
 }
 
 // CodePlanTooExpensive refuses a query whose estimated cost is over the
@@ -122,10 +122,15 @@ const CodePlanTooExpensive Code = "plan_too_expensive"
 // execute runs a checked query under the server's limits; with a cost
 // ceiling, it plans the query first and refuses it when the planner's
 // estimate of what would run is over the ceiling.
-func (h *handlers) execute(ctx context.Context, db *Database, q *sqlguard.Query, maxRows int) (*pgexec.Result, error) {
-	lim := h.limits(maxRows)
+func (h *handlers) execute(ctx context.Context, a *access, q *sqlguard.Query, maxRows int) (*pgexec.Result, error) {
+	leave, err := h.gate.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
+	lim := h.limits(a, maxRows)
 	if h.deps.MaxPlanCost > 0 {
-		plan, err := db.Exec.Explain(ctx, q, lim)
+		plan, err := a.db.Exec.Explain(ctx, q, lim)
 		if err != nil {
 			return nil, err
 		}
@@ -136,13 +141,26 @@ func (h *handlers) execute(ctx context.Context, db *Database, q *sqlguard.Query,
 				SQL:     q.SQL()}
 		}
 	}
-	return db.Exec.Run(ctx, q, lim)
+	return a.db.Exec.Run(ctx, q, lim)
 }
 
-// limits are the executor limits of a call returning at most maxRows.
-func (h *handlers) limits(maxRows int) pgexec.Limits {
+// check runs the guard, and records its verdict for the audit log and the
+// metrics.
+func (h *handlers) check(ctx context.Context, sql string, p *sqlguard.Policy) (*sqlguard.Query, error) {
+	q, err := sqlguard.Check(sql, p)
+	noteChecked(ctx, sql, q, err)
+	if err != nil {
+		h.metrics.observeRejection(classify(err).Code)
+	}
+	return q, err
+}
+
+// limits are the executor limits of a call returning at most maxRows, as
+// the caller's role.
+func (h *handlers) limits(a *access, maxRows int) pgexec.Limits {
 	lim := h.deps.Limits
 	lim.MaxRows = maxRows
+	lim.Role = a.role
 	return lim
 }
 
@@ -157,13 +175,13 @@ func fillResult(out *QueryResult, res *pgexec.Result) {
 
 // answer turns a question into SQL with the model and runs it (or, with
 // dryRun, only checks it).
-func (h *handlers) answer(ctx context.Context, db *Database, question string, maxRows int, dryRun bool, out *QueryResult) (*QueryResult, error) {
-	gen, err := h.generate(ctx, db, question, maxRows, func(q *sqlguard.Query) error {
+func (h *handlers) answer(ctx context.Context, a *access, question string, maxRows int, dryRun bool, out *QueryResult) (*QueryResult, error) {
+	gen, err := h.generate(ctx, a, question, maxRows, func(q *sqlguard.Query) error {
 		out.SQL = q.SQL()
 		if dryRun {
 			return nil
 		}
-		res, err := h.execute(ctx, db, q, maxRows)
+		res, err := h.execute(ctx, a, q, maxRows)
 		if err != nil {
 			return err
 		}

@@ -26,6 +26,8 @@ import (
 type queryFixture struct {
 	c       *client.Client
 	pool    *pgxpool.Pool
+	dbs     []*Database
+	deps    Deps
 	db      *pgtest.DB
 	fake    *fakellm.Server
 	blocked []string
@@ -88,6 +90,7 @@ func newQueryFixture(t testing.TB, o fixtureOpts) *queryFixture {
 	if o.deps != nil {
 		o.deps(&deps)
 	}
+	f.dbs, f.deps = deps.Databases, deps
 	srv, err := NewServer(deps)
 	if err != nil {
 		t.Fatal(err)

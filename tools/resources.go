@@ -50,11 +50,11 @@ func (h *handlers) readSchemaResource(ctx context.Context, req mcp.ReadResourceR
 	if !ok || rest != "schema" {
 		return nil, notFound(req.Params.URI)
 	}
-	db, err := h.database(dbName)
+	a, err := h.access(ctx, dbName)
 	if err != nil {
 		return nil, notFound(req.Params.URI)
 	}
-	prep, err := db.Schema.Get(ctx)
+	prep, err := a.schema.Get(ctx)
 	if err != nil {
 		return nil, resourceError(ctx, h, err)
 	}
@@ -78,11 +78,11 @@ func (h *handlers) lookupTableResource(ctx context.Context, uri string) (*schema
 	if !ok || !isTable || name == "" {
 		return nil, nil, notFound(uri)
 	}
-	db, err := h.database(dbName)
+	a, err := h.access(ctx, dbName)
 	if err != nil {
 		return nil, nil, notFound(uri)
 	}
-	prep, err := db.Schema.Get(ctx)
+	prep, err := a.schema.Get(ctx)
 	if err != nil {
 		return nil, nil, resourceError(ctx, h, err)
 	}

@@ -45,6 +45,8 @@ type Database struct {
 	Resolve func(ctx context.Context) (*sqlguard.Policy, error)
 	// live is the policy last resolved by Reload (nil: Policy).
 	live atomic.Pointer[sqlguard.Policy]
+	// narrow holds the policy narrowed per identity that has one.
+	narrow narrowings
 	// Exec runs checked queries on Pool. NewServer creates it when nil.
 	Exec *pgexec.Executor
 	// ServerVersion is the PostgreSQL major version, e.g. "15".
@@ -102,6 +104,17 @@ type Deps struct {
 	MaxPlanCost float64
 	// Now returns the current time (tests fix it); nil means time.Now.
 	Now func() time.Time
+	// Audit, when set, receives one record per tool call.
+	Audit *AuditLog
+	// Metrics, when set, records calls, model use and guard rejections.
+	Metrics *Metrics
+	// RateLimit limits each identity's calls (no limit when zero; calls
+	// without an identity are never limited).
+	RateLimit RateLimit
+	// MaxConcurrent caps the database executions running at once across
+	// the server (0: no cap); a call waits up to QueueWait for a slot.
+	MaxConcurrent int
+	QueueWait     time.Duration
 }
 
 // Instructions tell a client's model how to use the server.
@@ -112,6 +125,31 @@ without running it.`
 
 // NewServer builds the MCP server with every tool registered.
 func NewServer(d Deps) (*server.MCPServer, error) {
+	h, err := newHandlers(d)
+	if err != nil {
+		return nil, err
+	}
+	s := server.NewMCPServer("pgmcp", d.Version,
+		server.WithToolCapabilities(false),
+		server.WithResourceCapabilities(false, false),
+		server.WithPromptCapabilities(false),
+		server.WithHooks(h.resourceHooks()),
+		server.WithInstructions(Instructions),
+		server.WithRecovery(),
+		server.WithToolHandlerMiddleware(h.middleware),
+	)
+	for _, t := range h.all() {
+		s.AddTool(t.Tool, t.Handler)
+	}
+	s.AddPrompts(h.allPrompts()...)
+	s.AddResources(h.resources()...)
+	s.AddResourceTemplates(h.resourceTemplates()...)
+	return s, nil
+}
+
+// newHandlers checks d, fills in its defaults and builds what the tools
+// share: executors, schema caches, the rate limiter and the gate.
+func newHandlers(d Deps) (*handlers, error) {
 	if len(d.Databases) == 0 {
 		return nil, fmt.Errorf("tools: no database configured")
 	}
@@ -139,26 +177,17 @@ func NewServer(d Deps) (*server.MCPServer, error) {
 			db.Schema = schema.NewCache(db.Pool, SchemaFilter(db.Policy), opts, d.Logger.With("database", db.Name))
 		}
 	}
-	h := &handlers{deps: d}
-	s := server.NewMCPServer("pgmcp", d.Version,
-		server.WithToolCapabilities(false),
-		server.WithResourceCapabilities(false, false),
-		server.WithPromptCapabilities(false),
-		server.WithHooks(h.resourceHooks()),
-		server.WithInstructions(Instructions),
-		server.WithRecovery(),
-	)
-	for _, t := range h.all() {
-		s.AddTool(t.Tool, t.Handler)
+	if d.QueueWait <= 0 {
+		d.QueueWait = 10 * time.Second
 	}
-	s.AddPrompts(h.allPrompts()...)
-	s.AddResources(h.resources()...)
-	s.AddResourceTemplates(h.resourceTemplates()...)
-	return s, nil
+	return &handlers{deps: d, rate: newRateLimiter(d.RateLimit), gate: newGate(d.MaxConcurrent, d.QueueWait), metrics: d.Metrics}, nil
 }
 
 type handlers struct {
-	deps Deps
+	deps    Deps
+	rate    *rateLimiter
+	gate    *gate
+	metrics *Metrics
 }
 
 // all is the explicit list of tools.

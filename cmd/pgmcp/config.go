@@ -9,12 +9,14 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgmcp/pgmcp/cmd/pgmcp/httpauth"
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
@@ -61,8 +63,27 @@ type Config struct {
 	SchemaTokenBudget  int           `env:"SCHEMA_TOKEN_BUDGET" envDefault:"6000" desc:"Tokens of schema sent to the model; over it, the tables most relevant to the question are chosen."`
 	SchemaCommonValues bool          `env:"SCHEMA_COMMON_VALUES" envDefault:"true" desc:"Show the model the most common values of low-cardinality text and enum columns (from pg_stats; never blocked columns)."`
 
-	HTTPAddr string `env:"HTTP_ADDR" desc:"Serve streamable HTTP on this address instead of stdio (the --http flag wins)."`
-	LogLevel string `env:"LOG_LEVEL" envDefault:"info" desc:"debug, info, warn or error. Logs go to stderr."`
+	HTTPAddr        string        `env:"HTTP_ADDR" desc:"Serve streamable HTTP on this address instead of stdio (the --http flag wins)."`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" desc:"On SIGTERM/SIGINT, how long HTTP serving waits for calls in flight to finish."`
+
+	AuthTokensFile     string        `env:"AUTH_TOKENS_FILE" desc:"HTTP bearer tokens: a JSON list of {\"name\", \"token_sha256\", \"role\", \"databases\", \"policy\"} (see pgmcp token new). Only SHA-256 hashes are stored; SIGHUP reloads it."`
+	AuthJWKSURL        string        `env:"AUTH_JWKS_URL" desc:"Turns on JWT bearer tokens: the URL of the issuer's JWKS (RS256 and ES256 keys, fetched again every PGMCP_AUTH_JWKS_REFRESH and on an unknown key id)."`
+	AuthIssuer         string        `env:"AUTH_ISSUER" desc:"Exact iss claim of accepted JWTs (required with PGMCP_AUTH_JWKS_URL)."`
+	AuthAudience       string        `env:"AUTH_AUDIENCE" desc:"A value the aud claim of accepted JWTs must contain (required with PGMCP_AUTH_JWKS_URL)."`
+	AuthResourceURL    string        `env:"AUTH_RESOURCE_URL" desc:"The public URL of the MCP endpoint, e.g. https://pgmcp.example.com/mcp: the resource of the OAuth protected-resource metadata (required with JWTs; derived from the request otherwise)."`
+	AuthServers        []string      `env:"AUTH_SERVERS" desc:"Comma-separated authorization server URLs listed in the protected-resource metadata (default: PGMCP_AUTH_ISSUER)."`
+	AuthIdentityClaim  string        `env:"AUTH_IDENTITY_CLAIM" envDefault:"sub" desc:"JWT claim naming the caller in the audit log and rate limits."`
+	AuthRoleClaim      string        `env:"AUTH_ROLE_CLAIM" desc:"JWT claim holding the PostgreSQL role the caller's queries run as (SET LOCAL ROLE); tokens without it are refused when set."`
+	AuthDatabasesClaim string        `env:"AUTH_DATABASES_CLAIM" desc:"JWT claim listing the databases the caller may use; tokens without it are refused when set."`
+	AuthJWKSRefresh    time.Duration `env:"AUTH_JWKS_REFRESH" envDefault:"15m" desc:"How often the JWKS is fetched again."`
+
+	AuditLog       string        `env:"AUDIT_LOG" desc:"Audit log of every tool call (JSON Lines): a file path (appended to), or stderr. Off when empty."`
+	RateLimit      string        `env:"RATE_LIMIT" envDefault:"300/min" desc:"Calls each authenticated identity may make, e.g. 60/min, 5/s or off (stdio and unauthenticated loopback calls are not limited)."`
+	RateBurst      int           `env:"RATE_BURST" envDefault:"60" desc:"Calls an identity may make in a burst above its rate."`
+	MaxConcurrent  int           `env:"MAX_CONCURRENT_QUERIES" envDefault:"0" desc:"Database executions running at once across the server (0: PGMCP_MAX_CONNS); more wait up to PGMCP_QUEUE_TIMEOUT, then fail with busy."`
+	QueueTimeout   time.Duration `env:"QUEUE_TIMEOUT" envDefault:"10s" desc:"How long a call waits for an execution slot before busy."`
+	AcquireTimeout time.Duration `env:"ACQUIRE_TIMEOUT" envDefault:"5s" desc:"How long a call waits for a database connection; a database that is down fails calls within it with db_unavailable."`
+	LogLevel       string        `env:"LOG_LEVEL" envDefault:"info" desc:"debug, info, warn or error. Logs go to stderr."`
 
 	// Resolved by Load and Validate; not read from the environment directly.
 	databases []DatabaseConfig
@@ -156,6 +177,22 @@ func (e *ConfigError) Error() string {
 
 var dbNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
 
+// AuthConfig is the HTTP authentication part of the configuration.
+func (c *Config) AuthConfig() httpauth.Config {
+	return httpauth.Config{
+		TokensFile:           c.AuthTokensFile,
+		JWKSURL:              c.AuthJWKSURL,
+		Issuer:               c.AuthIssuer,
+		Audience:             c.AuthAudience,
+		IdentityClaim:        c.AuthIdentityClaim,
+		RoleClaim:            c.AuthRoleClaim,
+		DatabasesClaim:       c.AuthDatabasesClaim,
+		JWKSRefresh:          c.AuthJWKSRefresh,
+		ResourceURL:          c.AuthResourceURL,
+		AuthorizationServers: c.AuthServers,
+	}
+}
+
 // Validate checks every value and resolves the database list.
 func (c *Config) Validate() error {
 	var p []string
@@ -176,6 +213,24 @@ func (c *Config) Validate() error {
 	}
 	if c.ConnectTimeout <= 0 {
 		bad("ConnectTimeout", "must be positive, got %s", c.ConnectTimeout)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("ShutdownTimeout", "must be positive, got %s", c.ShutdownTimeout)
+	}
+	if _, err := parseRate(c.RateLimit); err != nil {
+		bad("RateLimit", "%v", err)
+	}
+	if c.RateBurst < 1 {
+		bad("RateBurst", "must be at least 1, got %d", c.RateBurst)
+	}
+	if c.MaxConcurrent < 0 {
+		bad("MaxConcurrent", "must not be negative, got %d", c.MaxConcurrent)
+	}
+	if c.QueueTimeout <= 0 {
+		bad("QueueTimeout", "must be positive, got %s", c.QueueTimeout)
+	}
+	if c.AcquireTimeout <= 0 {
+		bad("AcquireTimeout", "must be positive, got %s", c.AcquireTimeout)
 	}
 	if c.MaxPlanCost < 0 {
 		bad("MaxPlanCost", "must not be negative (0 turns it off), got %g", c.MaxPlanCost)
@@ -222,6 +277,13 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.LLMBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("LLMBaseURL", "must be an http(s) URL")
 		}
+	}
+	for _, ap := range c.AuthConfig().Problems() {
+		field := "Auth" + ap.Field
+		if ap.Field == "AuthorizationServers" {
+			field = "AuthServers"
+		}
+		bad(field, "%s", ap.Message)
 	}
 	if c.PolicyFile != "" && len(c.AllowedSchemas) > 0 {
 		bad("AllowedSchemas", "set either it or PGMCP_POLICY_FILE, not both")
@@ -299,6 +361,29 @@ func (c *Config) Validate() error {
 		return &ConfigError{Problems: p}
 	}
 	return nil
+}
+
+// parseRate reads a rate such as "60/min", "5/s", "1000/h", or "off"/"0",
+// as calls per second (0: no limit).
+func parseRate(s string) (float64, error) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	if s == "" || s == "off" || s == "0" {
+		return 0, nil
+	}
+	n, unit, ok := strings.Cut(s, "/")
+	v, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+	if !ok || err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a rate such as 60/min, 5/s or off", s)
+	}
+	switch strings.TrimSpace(unit) {
+	case "s", "sec", "second":
+		return v, nil
+	case "m", "min", "minute":
+		return v / 60, nil
+	case "h", "hour":
+		return v / 3600, nil
+	}
+	return 0, fmt.Errorf("%q has an unknown unit (use s, min or h)", s)
 }
 
 // RequireDatabase reports a configuration error when no database is set.

@@ -40,6 +40,9 @@ func runDemo(ctx context.Context, args, environ []string, stdin io.Reader, stdou
 	if flags.httpAddr == "" {
 		flags.httpAddr = cfg.HTTPAddr
 	}
+	if err := flags.check(cfg); err != nil {
+		return fail(stderr, err)
+	}
 	logger := newLogger(stderr, cfg.logLevel)
 
 	start := time.Now()

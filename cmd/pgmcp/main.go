@@ -7,6 +7,7 @@
 //	pgmcp serve [--http ADDR]   serve MCP over stdio (default) or streamable HTTP at ADDR/mcp
 //	pgmcp demo  [--http ADDR]   the same, on a private throwaway PostgreSQL holding the demo database
 //	pgmcp check [--policy FILE] [--jsonl]   validate SQL from stdin, one JSON verdict a query
+//	pgmcp token new NAME        make a bearer token for HTTP authentication
 //	pgmcp version
 //
 // Configuration comes from PGMCP_* environment variables (see README.md).
@@ -32,6 +33,7 @@ Usage:
   pgmcp serve [--http ADDR]              serve MCP over stdio, or streamable HTTP at http://ADDR/mcp
   pgmcp demo  [--http ADDR]              serve the built-in demo database on a private throwaway PostgreSQL
   pgmcp check [--policy FILE] [--jsonl]  validate SQL read from stdin; one JSON verdict per query
+  pgmcp token new [flags] NAME           make a bearer token for HTTP (its entry for PGMCP_AUTH_TOKENS_FILE)
   pgmcp version                          print the version
 
 Configuration is read from PGMCP_* environment variables; see README.md.
@@ -64,6 +66,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return runDemo(ctx, args[1:], environ, stdin, stdout, stderr)
 	case "check":
 		return runCheck(args[1:], stdin, stdout, stderr)
+	case "token":
+		return runToken(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "pgmcp", versionString())
 		return exitOK

@@ -13,12 +13,16 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/mark3labs/mcp-go/server"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pgmcp/pgmcp/cmd/pgmcp/httpauth"
 	"github.com/pgmcp/pgmcp/llm"
 	"github.com/pgmcp/pgmcp/prompts"
 	"github.com/pgmcp/pgmcp/schema"
@@ -33,7 +37,8 @@ const maxRequestBytes = 4 << 20
 
 // serveFlags are the flags of serve and demo.
 type serveFlags struct {
-	httpAddr string
+	httpAddr       string
+	insecureNoAuth bool
 }
 
 func parseServeFlags(name string, args []string, stderr io.Writer) (serveFlags, error) {
@@ -41,6 +46,7 @@ func parseServeFlags(name string, args []string, stderr io.Writer) (serveFlags, 
 	fs := flag.NewFlagSet("pgmcp "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.httpAddr, "http", "", "serve streamable HTTP on this address (e.g. 127.0.0.1:8080) instead of stdio")
+	fs.BoolVar(&f.insecureNoAuth, "insecure-no-auth", false, "allow serving HTTP without authentication on an address other machines can reach")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -48,6 +54,21 @@ func parseServeFlags(name string, args []string, stderr io.Writer) (serveFlags, 
 		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	return f, nil
+}
+
+// check refuses HTTP serving without authentication on an address other
+// machines can reach, unless --insecure-no-auth.
+func (f serveFlags) check(cfg *Config) error {
+	if f.httpAddr == "" {
+		if cfg.AuthConfig().Enabled() {
+			return &ConfigError{Problems: []string{"PGMCP_AUTH_*: authentication applies to HTTP serving only; over stdio the local user runs the server (give --http ADDR, or unset the PGMCP_AUTH_* variables)"}}
+		}
+		return nil
+	}
+	if err := httpauth.ListenAllowed(f.httpAddr, cfg.AuthConfig().Enabled(), f.insecureNoAuth); err != nil {
+		return &ConfigError{Problems: []string{err.Error()}}
+	}
+	return nil
 }
 
 func runServe(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -63,6 +84,9 @@ func runServe(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 		flags.httpAddr = cfg.HTTPAddr
 	}
 	if err := cfg.RequireDatabase(); err != nil {
+		return fail(stderr, err)
+	}
+	if err := flags.check(cfg); err != nil {
 		return fail(stderr, err)
 	}
 	logger := newLogger(stderr, cfg.logLevel)
@@ -83,10 +107,13 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 
 // app is a configured server: its databases and the MCP server over them.
 type app struct {
-	cfg *Config
-	log *slog.Logger
-	dbs []*tools.Database
-	mcp *server.MCPServer
+	cfg     *Config
+	log     *slog.Logger
+	dbs     []*tools.Database
+	mcp     *server.MCPServer
+	metrics *tools.Metrics
+	auth    *httpauth.Authenticator // nil without HTTP authentication
+	closers []io.Closer             // the audit log file
 }
 
 // openApp connects to every configured database, checks each role, and
@@ -106,18 +133,35 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error
 		}
 		a.dbs = append(a.dbs, db)
 	}
+	audit, err := a.openAudit()
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	rate, _ := parseRate(cfg.RateLimit) // validated by Config.Validate
+	maxConcurrent := cfg.MaxConcurrent
+	if maxConcurrent == 0 {
+		maxConcurrent = cfg.MaxConns
+	}
+	a.metrics = tools.NewMetrics(a.dbs)
 	s, err := tools.NewServer(tools.Deps{
-		Databases:   a.dbs,
-		Logger:      logger,
-		Version:     versionString(),
-		LLM:         model,
-		MaxRows:     cfg.MaxRows,
-		MaxAttempts: cfg.LLMMaxAttempts,
-		MaxPlanCost: cfg.MaxPlanCost,
+		Databases:     a.dbs,
+		Logger:        logger,
+		Version:       versionString(),
+		LLM:           model,
+		MaxRows:       cfg.MaxRows,
+		MaxAttempts:   cfg.LLMMaxAttempts,
+		MaxPlanCost:   cfg.MaxPlanCost,
+		Audit:         audit,
+		Metrics:       a.metrics,
+		RateLimit:     tools.RateLimit{Rate: rate, Burst: cfg.RateBurst},
+		MaxConcurrent: maxConcurrent,
+		QueueWait:     cfg.QueueTimeout,
 		Limits: pgexec.Limits{
 			MaxResultBytes:   cfg.MaxResultBytes,
 			MaxCellBytes:     cfg.MaxCellBytes,
 			StatementTimeout: cfg.StatementTimeout,
+			AcquireTimeout:   cfg.AcquireTimeout,
 		},
 	})
 	if err != nil {
@@ -132,6 +176,28 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error
 func (a *app) Close() {
 	for _, db := range a.dbs {
 		db.Pool.Close()
+	}
+	for _, c := range a.closers {
+		_ = c.Close()
+	}
+}
+
+// openAudit opens the audit log: PGMCP_AUDIT_LOG is a file (appended to,
+// created 0600) or "stderr"; nil when it is not set.
+func (a *app) openAudit() (*tools.AuditLog, error) {
+	onError := func(err error) { a.log.Error("cannot write the audit log", "err", err) }
+	switch path := a.cfg.AuditLog; path {
+	case "":
+		return nil, nil
+	case "stderr":
+		return tools.NewAuditLog(os.Stderr, onError), nil
+	default:
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, &ConfigError{Problems: []string{"PGMCP_AUDIT_LOG: cannot open " + path + ": " + err.Error()}}
+		}
+		a.closers = append(a.closers, f)
+		return tools.NewAuditLog(f, onError), nil
 	}
 }
 
@@ -270,6 +336,11 @@ func (a *app) reloadOnSIGHUP(ctx context.Context) {
 				return
 			case <-ch:
 				a.log.Info("SIGHUP: reloading the policies' relation lists and the schemas")
+				if a.auth != nil {
+					if err := a.auth.Reload(); err != nil {
+						a.log.Error("tokens file reload failed; the previous tokens stay in force", "err", err)
+					}
+				}
 				for _, db := range a.dbs {
 					rctx, cancel := context.WithTimeout(ctx, time.Minute)
 					if _, err := db.Reload(rctx); err != nil {
@@ -290,6 +361,14 @@ func (a *app) reloadOnSIGHUP(ctx context.Context) {
 func (a *app) Serve(ctx context.Context, httpAddr string, stdin io.Reader, stdout io.Writer, ready func(addr string)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if httpAddr != "" && a.cfg.AuthConfig().Enabled() {
+		auth, err := httpauth.New(ctx, a.cfg.AuthConfig(), a.log)
+		if err != nil {
+			return &ConfigError{Problems: []string{err.Error()}}
+		}
+		defer auth.Close()
+		a.auth = auth
+	}
 	a.reloadOnSIGHUP(ctx)
 	if httpAddr == "" {
 		a.log.Info("serving MCP over stdio")
@@ -314,13 +393,29 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 	}
 	streamable := server.NewStreamableHTTPServer(a.mcp,
 		server.WithStreamableHTTPLogger(a.log),
+		// The identity the authentication middleware put in the request
+		// context goes on to the tool handlers.
+		server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
+			if id, ok := tools.IdentityFrom(r.Context()); ok {
+				return tools.WithIdentity(ctx, id)
+			}
+			return ctx
+		}),
 	)
+	d := &drainer{}
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", http.MaxBytesHandler(streamable, maxRequestBytes))
+	var mcpHandler http.Handler = http.MaxBytesHandler(streamable, maxRequestBytes)
+	if a.auth != nil {
+		mcpHandler = a.auth.Middleware(mcpHandler)
+		mux.Handle("GET "+a.auth.MetadataPath(), a.auth.MetadataHandler())
+	}
+	mux.Handle("/mcp", d.wrap(mcpHandler))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -337,14 +432,83 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 		return err
 	case <-ctx.Done():
 	}
-	a.log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Drain: refuse new requests, let the ones in flight finish (up to the
+	// shutdown timeout), then close the sessions and the server.
+	a.log.Info("shutting down: finishing the calls in flight", "in_flight", d.inFlight(), "timeout", a.cfg.ShutdownTimeout)
+	srv.SetKeepAlivesEnabled(false)
+	if !d.drain(a.cfg.ShutdownTimeout) {
+		a.log.Warn("shutdown timeout: calls still in flight are cut off", "in_flight", d.inFlight())
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = streamable.Shutdown(sctx)
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	a.log.Info("stopped")
 	return nil
+}
+
+// readyz answers 200 when every database answers a ping within 2 seconds,
+// else 503 naming the ones that do not.
+func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var down []string
+	for _, db := range a.dbs {
+		if err := db.Pool.Ping(ctx); err != nil {
+			down = append(down, db.Name)
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if len(down) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "database unreachable: "+strings.Join(down, ", ")+"\n")
+		return
+	}
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+// drainer tracks the MCP requests (POSTs) in flight, and refuses new ones
+// once a drain has begun.
+type drainer struct {
+	wg       sync.WaitGroup
+	n        atomic.Int64
+	draining atomic.Bool
+}
+
+func (d *drainer) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if d.draining.Load() {
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "the server is shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		d.wg.Add(1)
+		d.n.Add(1)
+		defer func() { d.n.Add(-1); d.wg.Done() }()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (d *drainer) inFlight() int64 { return d.n.Load() }
+
+// drain stops new requests and waits for those in flight, up to timeout;
+// it reports whether they all finished.
+func (d *drainer) drain(timeout time.Duration) bool {
+	d.draining.Store(true)
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
 }
 
 // slogWriter turns a library's log.Logger output into slog records.

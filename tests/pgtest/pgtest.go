@@ -498,3 +498,22 @@ func randomSuffix() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// PrivateReader creates a login role of the test's own that may connect to
+// the database and read every table of schema public, and returns it with
+// a URL connecting as it; both go when the test ends. Tests that grant
+// roles to the login role use it: the shared Reader's memberships are
+// revoked whenever another test makes a Demo database.
+func (db *DB) PrivateReader(tb testing.TB) (role, url string) {
+	tb.Helper()
+	role = "r_" + randomSuffix()
+	const password = "private-reader"
+	db.Exec(tb, fmt.Sprintf(`CREATE ROLE %[1]s LOGIN PASSWORD '%[2]s';
+		GRANT CONNECT ON DATABASE %[3]s TO %[1]s;
+		GRANT USAGE ON SCHEMA public TO %[1]s;
+		GRANT SELECT ON ALL TABLES IN SCHEMA public TO %[1]s;`, role, password, pgx.Identifier{db.Name}.Sanitize()))
+	tb.Cleanup(func() {
+		db.Exec(tb, fmt.Sprintf(`DROP OWNED BY %[1]s; DROP ROLE %[1]s;`, role))
+	})
+	return role, db.Server.urlFor(role, password, db.Name)
+}

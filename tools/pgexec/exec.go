@@ -41,6 +41,14 @@ type Limits struct {
 	// IdleTimeout is SET LOCAL idle_in_transaction_session_timeout (0: the
 	// statement timeout plus 5s).
 	IdleTimeout time.Duration
+	// AcquireTimeout bounds the wait for a pooled connection, which
+	// includes connecting when none is idle (0: 5s). A database that is
+	// down fails calls within it, with db_unavailable.
+	AcquireTimeout time.Duration
+	// Role, when set, is SET LOCAL ROLE for the transaction: the query
+	// runs with that role's privileges and row-level security. The pool's
+	// login role must be a member of it. ROLLBACK resets it.
+	Role string
 }
 
 func (l Limits) withDefaults() Limits {
@@ -58,6 +66,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.IdleTimeout <= 0 {
 		l.IdleTimeout = l.StatementTimeout + 5*time.Second
+	}
+	if l.AcquireTimeout <= 0 {
+		l.AcquireTimeout = 5 * time.Second
 	}
 	return l
 }
@@ -123,9 +134,9 @@ func (e *Executor) Run(ctx context.Context, q *sqlguard.Query, lim Limits) (*Res
 	if err != nil {
 		return nil, &Error{Code: CodeQueryFailed, Message: "cannot apply the row limit to this query", Err: err}
 	}
-	conn, err := e.pool.Acquire(ctx)
+	conn, err := e.acquire(ctx, lim)
 	if err != nil {
-		return nil, acquireError(ctx, err)
+		return nil, err
 	}
 	// A connection is given back to the pool only when the pipeline ran to
 	// its end and the session is idle (rolled back); any other state closes
@@ -141,10 +152,9 @@ func (e *Executor) Run(ctx context.Context, q *sqlguard.Query, lim Limits) (*Res
 	}()
 
 	pc := conn.Conn().PgConn()
-	ms := func(d time.Duration) []byte { return []byte(strconv.FormatInt(d.Milliseconds(), 10)) }
 	pl := pc.StartPipeline(ctx)
 	pl.SendQueryParams("BEGIN READ ONLY", nil, nil, nil, nil)
-	pl.SendQueryParams(setLocalSQL, [][]byte{ms(lim.StatementTimeout), ms(lim.LockTimeout), ms(lim.IdleTimeout)}, nil, nil, nil)
+	sendSettings(pl, lim)
 	// The extended protocol's unnamed statement: the server refuses a
 	// string holding more than one command. Every column comes back as
 	// text, PostgreSQL's exact rendering, converted below.
@@ -205,14 +215,28 @@ func (e *Executor) Run(ctx context.Context, q *sqlguard.Query, lim Limits) (*Res
 	return res, nil
 }
 
+// sendSettings queues the transaction's local settings (see setLocalSQL)
+// on a pipeline, and the role when there is one. In both statements the
+// values are bind parameters, never SQL text.
+func sendSettings(pl *pgconn.Pipeline, lim Limits) {
+	ms := func(d time.Duration) []byte { return []byte(strconv.FormatInt(d.Milliseconds(), 10)) }
+	role := lim.Role
+	if role == "" {
+		role = "none" // SET ROLE NONE: the session's own role
+	}
+	pl.SendQueryParams(setLocalSQL, [][]byte{ms(lim.StatementTimeout), ms(lim.LockTimeout), ms(lim.IdleTimeout), []byte(role)}, nil, nil, nil)
+}
+
 // setLocalSQL sets, for the transaction only, the timeouts ($1 statement,
-// $2 lock, $3 idle in transaction, in ms) and the output styles the value
+// $2 lock, $3 idle in transaction, in ms), the role ($4; "none" is the
+// session's own) and the output styles the value
 // conversion expects (ISO dates, ISO 8601 intervals, hex bytea, shortest
 // exact floats). DateStyle 'ISO' changes only the output format: the
 // session's day/month order for input is kept.
 const setLocalSQL = `SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true),
   set_config('idle_in_transaction_session_timeout', $3, true), set_config('intervalstyle', 'iso_8601', true),
-  set_config('datestyle', 'ISO', true), set_config('bytea_output', 'hex', true), set_config('extra_float_digits', '1', true)`
+  set_config('datestyle', 'ISO', true), set_config('bytea_output', 'hex', true), set_config('extra_float_digits', '1', true),
+  set_config('role', $4, true)`
 
 // readPipeline reads the pipeline of Run up to the query's rows: BEGIN,
 // the settings, then the query's rows within the limits. It returns the
@@ -392,11 +416,19 @@ func truncateText(v []byte, max int) string {
 	return string(v[:cut]) + truncMark + strconv.Itoa(len(v)-cut) + " bytes]"
 }
 
-func acquireError(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return execError(ctx, err)
+// acquire takes a pooled connection within the acquire timeout. Errors
+// are db_unavailable, or the caller's cancellation.
+func (e *Executor) acquire(ctx context.Context, lim Limits) (*pgxpool.Conn, error) {
+	actx, cancel := context.WithTimeout(ctx, lim.AcquireTimeout)
+	defer cancel()
+	conn, err := e.pool.Acquire(actx)
+	if err == nil {
+		return conn, nil
 	}
-	return &Error{Code: CodeUnreachable, Message: "the database is not reachable", Err: err}
+	if ctx.Err() != nil {
+		return nil, execError(ctx, err)
+	}
+	return nil, &Error{Code: CodeUnreachable, Message: "the database is not reachable", Err: err}
 }
 
 // execError maps an execution error to a safe *Error.

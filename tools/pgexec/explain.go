@@ -79,9 +79,9 @@ func (e *Executor) Explain(ctx context.Context, q *sqlguard.Query, lim Limits) (
 	if err != nil {
 		return nil, &Error{Code: CodeQueryFailed, Message: "cannot apply the row limit to this query", Err: err}
 	}
-	conn, err := e.pool.Acquire(ctx)
+	conn, err := e.acquire(ctx, lim)
 	if err != nil {
-		return nil, acquireError(ctx, err)
+		return nil, err
 	}
 	healthy := false
 	defer func() {
@@ -92,11 +92,10 @@ func (e *Executor) Explain(ctx context.Context, q *sqlguard.Query, lim Limits) (
 		}
 		conn.Release()
 	}()
-	ms := func(d time.Duration) []byte { return []byte(strconv.FormatInt(d.Milliseconds(), 10)) }
 	const explain = "EXPLAIN (FORMAT JSON, VERBOSE, COSTS) "
 	pl := conn.Conn().PgConn().StartPipeline(ctx)
 	pl.SendQueryParams("BEGIN READ ONLY", nil, nil, nil, nil)
-	pl.SendQueryParams(setLocalSQL, [][]byte{ms(lim.StatementTimeout), ms(lim.LockTimeout), ms(lim.IdleTimeout)}, nil, nil, nil)
+	sendSettings(pl, lim)
 	pl.SendQueryParams(explain+q.SQL(), nil, nil, nil, nil)
 	pl.SendQueryParams(explain+asRun, nil, nil, nil, nil)
 	pl.SendQueryParams(`SELECT pg_size_bytes(current_setting('work_mem')), current_setting('hash_mem_multiplier')::float8`, nil, nil, nil, nil)

@@ -65,6 +65,10 @@ type Cluster struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	logf string
+
+	binDir string
+	args   []string
+	owner  *osUser
 }
 
 // URL returns a connection URL for the superuser to database dbname.
@@ -139,7 +143,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("localpg: %w", err)
 	}
-	c := &Cluster{Dir: dir, SocketDir: dir, done: make(chan struct{}), logf: filepath.Join(dir, "postgres.log")}
+	c := &Cluster{Dir: dir, SocketDir: dir, logf: filepath.Join(dir, "postgres.log")}
 	fail := func(err error) (*Cluster, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
@@ -203,12 +207,22 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	for _, k := range keys {
 		args = append(args, "-c", k+"="+opts.Settings[k])
 	}
+	c.binDir, c.args, c.owner = binDir, args, owner
+	if err := c.startPostmaster(ctx); err != nil {
+		return fail(err)
+	}
+	return c, nil
+}
+
+// startPostmaster starts the postmaster on the data directory and waits
+// until it accepts connections.
+func (c *Cluster) startPostmaster(ctx context.Context) error {
 	logFile, err := os.OpenFile(c.logf, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return fail(fmt.Errorf("localpg: %w", err))
+		return fmt.Errorf("localpg: %w", err)
 	}
-	pm := exec.Command(filepath.Join(binDir, "postgres"), args...)
-	pm.Dir = dir
+	pm := exec.Command(filepath.Join(c.binDir, "postgres"), c.args...)
+	pm.Dir = c.Dir
 	pm.Stdout = logFile
 	pm.Stderr = logFile
 	pm.SysProcAttr = &syscall.SysProcAttr{
@@ -219,9 +233,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		// PostgreSQL's immediate shutdown).
 		Pdeathsig: syscall.SIGQUIT,
 	}
-	if owner != nil {
-		pm.SysProcAttr.Credential = &syscall.Credential{Uid: owner.uid, Gid: owner.gid}
+	if c.owner != nil {
+		pm.SysProcAttr.Credential = &syscall.Credential{Uid: c.owner.uid, Gid: c.owner.gid}
 	}
+	done := make(chan struct{})
 	// The parent-death signal fires when the OS thread that forked the child
 	// exits, not the process. Go ends a thread only when a goroutine locked to
 	// it returns, so fork from a goroutine that locks its thread and stays
@@ -232,24 +247,51 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		err := pm.Start()
 		started <- err
 		if err != nil {
-			close(c.done)
+			close(done)
 			return
 		}
 		_ = pm.Wait()
-		close(c.done)
+		close(done)
 	}()
 	err = <-started
 	logFile.Close()
 	if err != nil {
-		return fail(fmt.Errorf("localpg: start postgres: %w", err))
+		return fmt.Errorf("localpg: start postgres: %w", err)
 	}
-	c.cmd = pm
-
+	c.cmd, c.done = pm, done
 	if err := c.waitReady(ctx); err != nil {
 		c.kill()
-		return fail(err)
+		return err
 	}
-	return c, nil
+	return nil
+}
+
+// Pause stops the server (fast shutdown) but keeps its data, as an outage
+// would; Resume starts it again on the same socket. For fault tests.
+func (c *Cluster) Pause() error {
+	select {
+	case <-c.done:
+		return nil
+	default:
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-c.done:
+		return nil
+	case <-time.After(15 * time.Second):
+		c.kill()
+		return errors.New("localpg: the server did not stop within 15s; killed")
+	}
+}
+
+// Resume starts a paused server again.
+func (c *Cluster) Resume(ctx context.Context) error {
+	select {
+	case <-c.done:
+	default:
+		return errors.New("localpg: the server is running")
+	}
+	return c.startPostmaster(ctx)
 }
 
 // waitReady waits until the socket file exists and accepts connections.

@@ -113,3 +113,33 @@ func TestFindBinDir(t *testing.T) {
 		t.Errorf("FindBinDir() = %s without postgres", dir)
 	}
 }
+
+func TestPauseResume(t *testing.T) {
+	c, err := Start(t.Context(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	ping := func() error {
+		conn, err := pgx.Connect(t.Context(), c.URL("postgres"))
+		if err != nil {
+			return err
+		}
+		return conn.Close(context.Background())
+	}
+	if err := ping(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	if ping() == nil {
+		t.Fatal("a paused server accepted a connection")
+	}
+	if err := c.Resume(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ping(); err != nil {
+		t.Fatalf("after Resume: %v", err)
+	}
+}

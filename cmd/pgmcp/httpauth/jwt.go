@@ -1,0 +1,474 @@
+package httpauth
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+
+	"github.com/lestrrat-go/httprc/v3"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/lestrrat-go/jwx/v3/jwt"
+
+	"github.com/pgmcp/pgmcp/tools"
+)
+
+// timing holds the JWKS fetching times (tests shorten them).
+type timing struct {
+	// fetchTimeout bounds one fetch of the JWKS, body included.
+	fetchTimeout time.Duration
+	// minRefreshGap is the least time between two fetches that tokens with
+	// an unknown key trigger: a caller cannot make pgmcp hammer the JWKS
+	// endpoint.
+	minRefreshGap time.Duration
+	// retry is when a failed periodic fetch is tried again (at most
+	// JWKSRefresh).
+	retry time.Duration
+}
+
+var defaultTiming = timing{fetchTimeout: 10 * time.Second, minRefreshGap: 10 * time.Second, retry: time.Minute}
+
+const (
+	// clockSkew is the leeway on exp, nbf and iat.
+	clockSkew = 30 * time.Second
+	// minRSABits refuses RSA keys too small to trust.
+	minRSABits = 2048
+	// maxIdentityLen caps the identity claim.
+	maxIdentityLen = 256
+)
+
+// jwtVerifier verifies JWTs against the keys of a JWKS URL, fetched and
+// refreshed by jwx's cache.
+type jwtVerifier struct {
+	cfg   Config
+	log   *slog.Logger
+	cache *jwk.Cache
+	res   *httprc.ResourceBase[jwk.Set]
+	ring  atomic.Pointer[keyring]
+
+	timing      timing
+	refreshMu   sync.Mutex
+	lastRefresh time.Time
+}
+
+// ringKey is one usable published key.
+type ringKey struct {
+	kid string
+	alg jwa.SignatureAlgorithm
+	pub any // *rsa.PublicKey or *ecdsa.PublicKey
+}
+
+// keyring is the usable keys of one fetched JWKS.
+type keyring struct {
+	set  jwk.Set
+	keys []ringKey
+}
+
+// newJWTVerifier registers the JWKS URL with a cache and returns at once:
+// the first fetch runs in the background, and a JWKS that cannot be
+// reached only means tokens are refused until it can.
+func newJWTVerifier(ctx context.Context, cfg Config, logger *slog.Logger, tm timing) (*jwtVerifier, error) {
+	tm.retry = min(tm.retry, cfg.JWKSRefresh)
+	v := &jwtVerifier{cfg: cfg, log: logger, timing: tm}
+	sink := httprcErrorSink{log: logger}
+	cache, err := jwk.NewCache(ctx, httprc.NewClient(httprc.WithWorkers(2), httprc.WithErrorSink(sink)))
+	if err != nil {
+		return nil, fmt.Errorf("JWKS cache: %w", err)
+	}
+	client := jwk.WrapHTTPClientDefaults(&http.Client{Timeout: tm.fetchTimeout})
+	if err := cache.Register(ctx, cfg.JWKSURL,
+		jwk.WithWaitReady(false),
+		jwk.WithHTTPClient(client),
+		jwk.WithConstantInterval(cfg.JWKSRefresh),
+		jwk.WithMinInterval(tm.retry),
+	); err != nil {
+		_ = cache.Shutdown(context.Background())
+		return nil, fmt.Errorf("JWKS %s: %w", cfg.JWKSURL, err)
+	}
+	res, err := cache.LookupResource(ctx, cfg.JWKSURL)
+	if err != nil {
+		_ = cache.Shutdown(context.Background())
+		return nil, fmt.Errorf("JWKS %s: %w", cfg.JWKSURL, err)
+	}
+	v.cache, v.res = cache, res
+	go v.reportStart(ctx)
+	return v, nil
+}
+
+// reportStart logs whether the keys loaded at start.
+func (v *jwtVerifier) reportStart(ctx context.Context) {
+	wctx, cancel := context.WithTimeout(ctx, v.timing.fetchTimeout+time.Second)
+	defer cancel()
+	if err := v.res.Ready(wctx); err != nil {
+		if ctx.Err() == nil {
+			v.log.Warn("the JWKS could not be loaded yet: JWTs are refused until it is; retrying",
+				"jwks_url", v.cfg.JWKSURL, "retry_every", v.timing.retry.String())
+		}
+		return
+	}
+	v.current()
+}
+
+func (v *jwtVerifier) close(ctx context.Context) error {
+	return v.cache.Shutdown(ctx)
+}
+
+// httprcErrorSink logs the cache's background fetch errors.
+type httprcErrorSink struct{ log *slog.Logger }
+
+func (s httprcErrorSink) Put(_ context.Context, err error) {
+	s.log.Warn("JWKS fetch failed; the keys in hand (if any) stay in use", "err", err)
+}
+
+// current returns the keyring of the JWKS in hand, or nil before the first
+// successful fetch. A new fetch gets a new keyring, built once.
+func (v *jwtVerifier) current() *keyring {
+	set := v.res.Resource()
+	if set == nil {
+		return nil
+	}
+	old := v.ring.Load()
+	if old != nil && old.set == set {
+		return old
+	}
+	kr, skipped := buildKeyring(set)
+	if v.ring.CompareAndSwap(old, kr) {
+		level := slog.LevelDebug
+		if old == nil || !slices.Equal(old.kids(), kr.kids()) {
+			level = slog.LevelInfo
+		}
+		v.log.Log(context.Background(), level, "JWKS loaded", "jwks_url", v.cfg.JWKSURL,
+			"keys", strings.Join(kr.kids(), ","), "skipped", strings.Join(skipped, "; "))
+		return kr
+	}
+	if cur := v.ring.Load(); cur != nil {
+		return cur
+	}
+	return kr
+}
+
+func (k *keyring) kids() []string {
+	out := make([]string, len(k.keys))
+	for i, rk := range k.keys {
+		out[i] = rk.kid + "/" + rk.alg.String()
+	}
+	return out
+}
+
+// buildKeyring keeps the keys usable for RS256 (RSA, at least 2048 bits)
+// or ES256 (EC P-256), for signatures, whose alg (if given) agrees, and
+// says why it skipped the others.
+func buildKeyring(set jwk.Set) (*keyring, []string) {
+	kr := &keyring{set: set}
+	var skipped []string
+	for i := range set.Len() {
+		key, ok := set.Key(i)
+		if !ok {
+			continue
+		}
+		kid, _ := key.KeyID()
+		skip := func(why string) { skipped = append(skipped, fmt.Sprintf("key %d (kid %q): %s", i+1, kid, why)) }
+		if _, ok := key.(jwk.UnsupportedKey); ok {
+			skip("unsupported key type")
+			continue
+		}
+		if use, ok := key.KeyUsage(); ok && use != "" && use != "sig" {
+			skip("use is " + use)
+			continue
+		}
+		raw, err := jwk.PublicRawKeyOf(key)
+		if err != nil {
+			skip(err.Error())
+			continue
+		}
+		var alg jwa.SignatureAlgorithm
+		switch pk := raw.(type) {
+		case *rsa.PublicKey:
+			if pk.N.BitLen() < minRSABits {
+				skip(fmt.Sprintf("RSA key of %d bits (at least %d needed)", pk.N.BitLen(), minRSABits))
+				continue
+			}
+			alg = jwa.RS256()
+		case *ecdsa.PublicKey:
+			if pk.Curve != elliptic.P256() {
+				skip("EC key not on P-256")
+				continue
+			}
+			alg = jwa.ES256()
+		default:
+			skip(fmt.Sprintf("%s key (only RSA for RS256 and EC P-256 for ES256 are accepted)", key.KeyType()))
+			continue
+		}
+		if a, ok := key.Algorithm(); ok && a.String() != "" && a.String() != alg.String() {
+			skip(fmt.Sprintf("alg %s (only %s is accepted for this key)", a, alg))
+			continue
+		}
+		kr.keys = append(kr.keys, ringKey{kid: kid, alg: alg, pub: raw})
+	}
+	return kr, skipped
+}
+
+// match returns the keys that may verify a token with this kid and alg,
+// and whether the kid is known (with any algorithm).
+func (k *keyring) match(kid string, alg jwa.SignatureAlgorithm) (keys []ringKey, kidKnown bool) {
+	if k == nil {
+		return nil, false
+	}
+	for _, rk := range k.keys {
+		if kid != "" && rk.kid != kid {
+			continue
+		}
+		kidKnown = true
+		if rk.alg == alg {
+			keys = append(keys, rk)
+		}
+	}
+	return keys, kidKnown
+}
+
+// refresh fetches the JWKS again, unless a fetch was triggered less than
+// minRefreshGap ago; concurrent callers wait for the one fetch.
+func (v *jwtVerifier) refresh(ctx context.Context) {
+	v.refreshMu.Lock()
+	defer v.refreshMu.Unlock()
+	if !v.lastRefresh.IsZero() && time.Since(v.lastRefresh) < v.timing.minRefreshGap {
+		return
+	}
+	v.lastRefresh = time.Now()
+	rctx, cancel := context.WithTimeout(ctx, v.timing.fetchTimeout)
+	defer cancel()
+	if _, err := v.cache.Refresh(rctx, v.cfg.JWKSURL); err != nil {
+		v.log.Warn("JWKS refresh failed", "jwks_url", v.cfg.JWKSURL, "err", err)
+		return
+	}
+	v.current()
+}
+
+// jwtHeader is the part of the JOSE header read before verification.
+type jwtHeader struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+}
+
+// looksLikeJWT reports whether token has the shape of a compact JWS.
+func looksLikeJWT(token string) bool {
+	return strings.Count(token, ".") == 2 && strings.HasPrefix(token, "eyJ")
+}
+
+// verify checks a compact JWS and returns the identity its claims grant.
+func (v *jwtVerifier) verify(ctx context.Context, token string) (tools.Identity, *Error) {
+	hdr, err := peekHeader(token)
+	if err != nil {
+		return tools.Identity{}, authErr(CodeBadSignature, "the token is not a valid JWT", err)
+	}
+	var alg jwa.SignatureAlgorithm
+	switch hdr.Alg {
+	case jwa.RS256().String():
+		alg = jwa.RS256()
+	case jwa.ES256().String():
+		alg = jwa.ES256()
+	default:
+		return tools.Identity{}, authErr(CodeUnsupportedAlgorithm, "the token must be signed with RS256 or ES256",
+			fmt.Errorf("alg %q", hdr.Alg))
+	}
+	keys, fail := v.keysFor(ctx, hdr.Kid, alg)
+	if fail != nil {
+		return tools.Identity{}, fail
+	}
+
+	// The key provider hands jwx only the keys chosen above, with the
+	// algorithm they are for, after checking that jwx read the same alg
+	// and kid from the header.
+	var mismatch error
+	provider := jws.KeyProviderFunc(func(_ context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
+		h := sig.ProtectedHeaders()
+		a, _ := h.Algorithm()
+		kid, _ := h.KeyID()
+		if a.String() != alg.String() || kid != hdr.Kid {
+			mismatch = fmt.Errorf("header read as alg %q kid %q, then as alg %q kid %q", hdr.Alg, hdr.Kid, a, kid)
+			return mismatch
+		}
+		for _, k := range keys {
+			sink.Key(alg, k.pub)
+		}
+		return nil
+	})
+	tok, err := jwt.ParseString(token,
+		jwt.WithKeyProvider(provider),
+		jwt.WithContext(ctx),
+		jwt.WithValidate(true),
+		jwt.WithIssuer(v.cfg.Issuer),
+		jwt.WithAudience(v.cfg.Audience),
+		jwt.WithRequiredClaim(jwt.ExpirationKey),
+		jwt.WithAcceptableSkew(clockSkew),
+	)
+	if err != nil {
+		return tools.Identity{}, classifyJWTError(err, mismatch)
+	}
+	return v.identity(tok)
+}
+
+// keysFor finds the keys for kid and alg, fetching the JWKS again (rate
+// limited) when the keys are not loaded or the kid is unknown.
+func (v *jwtVerifier) keysFor(ctx context.Context, kid string, alg jwa.SignatureAlgorithm) ([]ringKey, *Error) {
+	kr := v.current()
+	keys, known := kr.match(kid, alg)
+	if len(keys) == 0 && !known {
+		v.refresh(ctx)
+		kr = v.current()
+		keys, known = kr.match(kid, alg)
+	}
+	switch {
+	case len(keys) > 0:
+		return keys, nil
+	case kr == nil:
+		return nil, authErr(CodeKeysUnavailable, "the signing keys could not be loaded yet; try again later", nil)
+	case known:
+		return nil, authErr(CodeUnsupportedAlgorithm, "the token's algorithm does not match its key", fmt.Errorf("kid %q alg %s", kid, alg))
+	case kid == "":
+		return nil, authErr(CodeUnknownKey, "no published key can verify the token", nil)
+	default:
+		return nil, authErr(CodeUnknownKey, "the token's signing key is not published by the issuer", fmt.Errorf("kid %q", kid))
+	}
+}
+
+func peekHeader(token string) (jwtHeader, error) {
+	seg, _, _ := strings.Cut(token, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return jwtHeader{}, fmt.Errorf("header: %w", err)
+	}
+	var h jwtHeader
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return jwtHeader{}, fmt.Errorf("header: %w", err)
+	}
+	return h, nil
+}
+
+func classifyJWTError(err, mismatch error) *Error {
+	switch {
+	case mismatch != nil:
+		return authErr(CodeBadSignature, "the token is not a valid JWT", mismatch)
+	case errors.Is(err, jwt.TokenExpiredError()):
+		return authErr(CodeTokenExpired, "the token has expired", err)
+	case errors.Is(err, jwt.TokenNotYetValidError()), errors.Is(err, jwt.InvalidIssuedAtError()):
+		return authErr(CodeTokenNotYetValid, "the token is not valid yet", err)
+	case errors.Is(err, jwt.InvalidIssuerError()):
+		return authErr(CodeWrongIssuer, "the token's issuer is not accepted", err)
+	case errors.Is(err, jwt.InvalidAudienceError()):
+		return authErr(CodeWrongAudience, "the token's audience does not include this server", err)
+	case errors.Is(err, jwt.MissingRequiredClaimError()):
+		return authErr(CodeBadClaims, "the token lacks a required claim (exp)", err)
+	case errors.Is(err, jwt.ValidateError()):
+		return authErr(CodeBadClaims, "the token's claims are not valid", err)
+	}
+	return authErr(CodeBadSignature, "the token's signature could not be verified", err)
+}
+
+// identity maps the claims to an Identity: the name from IdentityClaim,
+// and, when configured, the role and the databases (required then: a
+// token without them is refused rather than given the login role's
+// access to every database).
+func (v *jwtVerifier) identity(tok jwt.Token) (tools.Identity, *Error) {
+	id := tools.Identity{Method: "jwt"}
+	name, err := stringClaim(tok, v.cfg.IdentityClaim)
+	if err == nil {
+		err = checkIdentityName(name)
+	}
+	if err != nil {
+		return id, authErr(CodeBadClaims, fmt.Sprintf("the token's %q claim must name the caller", v.cfg.IdentityClaim), err)
+	}
+	id.Name = name
+	if v.cfg.RoleClaim != "" {
+		role, err := stringClaim(tok, v.cfg.RoleClaim)
+		if err == nil {
+			err = checkRole(role)
+		}
+		if err != nil {
+			return id, authErr(CodeBadClaims, fmt.Sprintf("the token's %q claim must name a PostgreSQL role", v.cfg.RoleClaim), err)
+		}
+		id.Role = role
+	}
+	if v.cfg.DatabasesClaim != "" {
+		dbs, err := stringsClaim(tok, v.cfg.DatabasesClaim)
+		if err == nil {
+			err = checkDatabases(dbs)
+		}
+		if err != nil {
+			return id, authErr(CodeBadClaims, fmt.Sprintf("the token's %q claim must list the databases the caller may use", v.cfg.DatabasesClaim), err)
+		}
+		id.Databases = dbs
+	}
+	return id, nil
+}
+
+func claim(tok jwt.Token, name string) (any, error) {
+	if !tok.Has(name) {
+		return nil, fmt.Errorf("claim %q is missing", name)
+	}
+	var v any
+	if err := tok.Get(name, &v); err != nil {
+		return nil, fmt.Errorf("claim %q: %w", name, err)
+	}
+	return v, nil
+}
+
+func stringClaim(tok jwt.Token, name string) (string, error) {
+	v, err := claim(tok, name)
+	if err != nil {
+		return "", err
+	}
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return "", fmt.Errorf("claim %q is not a non-empty string", name)
+	}
+	return s, nil
+}
+
+func stringsClaim(tok jwt.Token, name string) ([]string, error) {
+	v, err := claim(tok, name)
+	if err != nil {
+		return nil, err
+	}
+	switch l := v.(type) {
+	case []string:
+		return slices.Clone(l), nil
+	case []any:
+		out := make([]string, 0, len(l))
+		for _, e := range l {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("claim %q holds a non-string", name)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("claim %q is not a list of strings", name)
+}
+
+func checkIdentityName(s string) error {
+	if len(s) > maxIdentityLen {
+		return fmt.Errorf("longer than %d bytes", maxIdentityLen)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+			return errors.New("holds control characters or invalid UTF-8")
+		}
+	}
+	return nil
+}

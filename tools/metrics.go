@@ -1,0 +1,123 @@
+package tools
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/pgmcp/pgmcp/llm"
+)
+
+// Metrics are pgmcp's Prometheus metrics. A nil *Metrics records nothing.
+type Metrics struct {
+	// Registry holds every metric; serve it at /metrics.
+	Registry *prometheus.Registry
+
+	toolCalls       *prometheus.CounterVec
+	toolLatency     *prometheus.HistogramVec
+	guardRejections *prometheus.CounterVec
+	modelCalls      *prometheus.CounterVec
+	modelLatency    prometheus.Histogram
+	modelTokens     *prometheus.CounterVec
+}
+
+// NewMetrics makes the metrics, with the Go runtime and process
+// collectors, and pool statistics of each database.
+func NewMetrics(dbs []*Database) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		toolCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgmcp_tool_calls_total", Help: "Tool calls by tool and outcome (ok, or the error code).",
+		}, []string{"tool", "outcome"}),
+		toolLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pgmcp_tool_call_duration_seconds", Help: "Tool call latency by tool.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"tool"}),
+		guardRejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgmcp_guard_rejections_total", Help: "SQL refused by the guard, by reason code (model attempts included).",
+		}, []string{"code"}),
+		modelCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgmcp_model_calls_total", Help: "Model calls by outcome (ok, or the error code).",
+		}, []string{"outcome"}),
+		modelLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "pgmcp_model_call_duration_seconds", Help: "Model call latency, retries included.",
+			Buckets: []float64{.1, .25, .5, 1, 2, 4, 8, 15, 30, 60, 120},
+		}),
+		modelTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgmcp_model_tokens_total", Help: "Model tokens used, by kind (prompt, completion).",
+		}, []string{"kind"}),
+	}
+	reg.MustRegister(m.toolCalls, m.toolLatency, m.guardRejections, m.modelCalls, m.modelLatency, m.modelTokens,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&poolCollector{dbs: dbs})
+	return m
+}
+
+func (m *Metrics) observeCall(tool, outcome string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.toolCalls.WithLabelValues(tool, outcome).Inc()
+	m.toolLatency.WithLabelValues(tool).Observe(d.Seconds())
+}
+
+func (m *Metrics) observeRejection(code string) {
+	if m == nil {
+		return
+	}
+	m.guardRejections.WithLabelValues(code).Inc()
+}
+
+func (m *Metrics) observeModel(resp *llm.Response, err error, d time.Duration) {
+	if m == nil {
+		return
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = classify(err).Code
+	}
+	m.modelCalls.WithLabelValues(outcome).Inc()
+	m.modelLatency.Observe(d.Seconds())
+	if resp != nil {
+		m.modelTokens.WithLabelValues("prompt").Add(float64(resp.Usage.PromptTokens))
+		m.modelTokens.WithLabelValues("completion").Add(float64(resp.Usage.CompletionTokens))
+	}
+}
+
+// poolCollector reports each database pool's statistics when scraped.
+type poolCollector struct {
+	dbs []*Database
+}
+
+var (
+	poolConns = prometheus.NewDesc("pgmcp_pool_connections", "Pool connections by state (acquired, idle, total, max).",
+		[]string{"database", "state"}, nil)
+	poolAcquires = prometheus.NewDesc("pgmcp_pool_acquires_total", "Connection acquisitions by kind (all, waited, canceled).",
+		[]string{"database", "kind"}, nil)
+	poolWait = prometheus.NewDesc("pgmcp_pool_acquire_wait_seconds_total", "Time spent waiting for a connection.",
+		[]string{"database"}, nil)
+)
+
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- poolConns
+	ch <- poolAcquires
+	ch <- poolWait
+}
+
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, db := range c.dbs {
+		if db.Pool == nil {
+			continue
+		}
+		s := db.Pool.Stat()
+		for state, v := range map[string]int32{"acquired": s.AcquiredConns(), "idle": s.IdleConns(), "total": s.TotalConns(), "max": s.MaxConns()} {
+			ch <- prometheus.MustNewConstMetric(poolConns, prometheus.GaugeValue, float64(v), db.Name, state)
+		}
+		for kind, v := range map[string]int64{"all": s.AcquireCount(), "waited": s.EmptyAcquireCount(), "canceled": s.CanceledAcquireCount()} {
+			ch <- prometheus.MustNewConstMetric(poolAcquires, prometheus.CounterValue, float64(v), db.Name, kind)
+		}
+		ch <- prometheus.MustNewConstMetric(poolWait, prometheus.CounterValue, s.AcquireDuration().Seconds(), db.Name)
+	}
+}
