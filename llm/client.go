@@ -541,3 +541,34 @@ func redactURL(s string) string {
 	}
 	return u.Redacted()
 }
+
+// Models lists the models the endpoint serves (GET /models), once, without
+// retries or the circuit breaker: it is a health check (pgmcp doctor).
+// Failures are *Error: CodeUnavailable when the server cannot be reached,
+// CodeTimeout, CodeBadRequest for an answer that is not a model list
+// (including 401 for a bad key); the key never appears in a message.
+func (c *Client) Models(ctx context.Context) ([]string, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errCallTimeout)
+	defer cancel()
+	list, err := c.oa.ListModels(ctx)
+	if err != nil {
+		err = redact(err, c.apiKey)
+		var apiErr *openai.APIError
+		var reqErr *openai.RequestError
+		switch {
+		case errors.Is(context.Cause(ctx), errCallTimeout):
+			return nil, &Error{Code: CodeTimeout, Message: fmt.Sprintf("the model endpoint %s did not answer within %s", c.host, c.timeout), Err: err}
+		case errors.As(err, &apiErr):
+			return nil, &Error{Code: CodeBadRequest, Message: fmt.Sprintf("the model endpoint %s answered %d: %s", c.host, apiErr.HTTPStatusCode, oneLine(apiErr.Message, 200)), Err: err}
+		case errors.As(err, &reqErr):
+			return nil, &Error{Code: CodeBadRequest, Message: fmt.Sprintf("the model endpoint %s answered HTTP %d to GET /models", c.host, reqErr.HTTPStatusCode), Err: err}
+		default:
+			return nil, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("cannot reach the model endpoint %s: %s", c.host, oneLine(err.Error(), 200)), Err: err}
+		}
+	}
+	out := make([]string, 0, len(list.Models))
+	for _, m := range list.Models {
+		out = append(out, m.ID)
+	}
+	return out, nil
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,27 +46,11 @@ func runDemo(ctx context.Context, args, environ []string, stdin io.Reader, stdou
 	}
 	logger := newLogger(stderr, cfg.logLevel)
 
-	start := time.Now()
-	logger.Info("starting a private PostgreSQL for the demo")
-	cluster, err := localpg.Start(ctx, localpg.Options{})
+	cluster, stop, err := startDemo(ctx, cfg, logger)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	defer func() {
-		if err := cluster.Stop(); err != nil {
-			logger.Error("stopping the demo PostgreSQL", "err", err)
-		} else {
-			logger.Info("demo PostgreSQL stopped and deleted")
-		}
-	}()
-	password, err := loadDemo(ctx, cluster)
-	if err != nil {
-		return fail(stderr, fmt.Errorf("load the demo database: %w", err))
-	}
-	url := cluster.URLFor(demoRole, password, demoDatabase)
-	cfg.databases = []DatabaseConfig{{Name: demoDatabase, URL: url, Policy: demodb.PolicyJSON}}
-	logger.Info("demo database ready", "postgres", cluster.Version, "url", pgexec.RedactDSN(url),
-		"elapsed", time.Since(start).Round(time.Millisecond))
+	defer stop()
 
 	app, err := openApp(ctx, cfg, logger)
 	if err != nil {
@@ -92,6 +77,34 @@ func runDemo(ctx context.Context, args, environ []string, stdin io.Reader, stdou
 		return fail(stderr, err)
 	}
 	return exitOK
+}
+
+// startDemo starts a private throwaway PostgreSQL loaded with the demo
+// database and points cfg at it. stop stops and deletes the cluster.
+func startDemo(ctx context.Context, cfg *Config, logger *slog.Logger) (cluster *localpg.Cluster, stop func(), err error) {
+	start := time.Now()
+	logger.Info("starting a private PostgreSQL for the demo")
+	cluster, err = localpg.Start(ctx, localpg.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	stop = func() {
+		if err := cluster.Stop(); err != nil {
+			logger.Error("stopping the demo PostgreSQL", "err", err)
+		} else {
+			logger.Info("demo PostgreSQL stopped and deleted")
+		}
+	}
+	password, err := loadDemo(ctx, cluster)
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("load the demo database: %w", err)
+	}
+	url := cluster.URLFor(demoRole, password, demoDatabase)
+	cfg.databases = []DatabaseConfig{{Name: demoDatabase, URL: url, Policy: demodb.PolicyJSON}}
+	logger.Info("demo database ready", "postgres", cluster.Version, "url", pgexec.RedactDSN(url),
+		"elapsed", time.Since(start).Round(time.Millisecond))
+	return cluster, stop, nil
 }
 
 // demoEnviron drops the database settings of the environment: the demo

@@ -7,6 +7,9 @@
 //	pgmcp serve [--http ADDR]   serve MCP over stdio (default) or streamable HTTP at ADDR/mcp
 //	pgmcp demo  [--http ADDR]   the same, on a private throwaway PostgreSQL holding the demo database
 //	pgmcp check [--policy FILE] [--jsonl]   validate SQL from stdin, one JSON verdict a query
+//	pgmcp ask "question"        answer a question at the terminal (--sql, --explain, --format)
+//	pgmcp schema                print the schema the model sees (--question for the selection)
+//	pgmcp doctor                check the configuration, the database role and the model
 //	pgmcp token new NAME        make a bearer token for HTTP authentication
 //	pgmcp version
 //
@@ -33,6 +36,9 @@ Usage:
   pgmcp serve [--http ADDR]              serve MCP over stdio, or streamable HTTP at http://ADDR/mcp
   pgmcp demo  [--http ADDR]              serve the built-in demo database on a private throwaway PostgreSQL
   pgmcp check [--policy FILE] [--jsonl]  validate SQL read from stdin; one JSON verdict per query
+  pgmcp ask [flags] "question"           answer a question (or --sql "SELECT …") and print the result
+  pgmcp schema [--question "…"]          print the schema the model sees (the relevance selection for a question)
+  pgmcp doctor                           check configuration, database, role and model, with a fix for each problem
   pgmcp token new [flags] NAME           make a bearer token for HTTP (its entry for PGMCP_AUTH_TOKENS_FILE)
   pgmcp version                          print the version
 
@@ -66,6 +72,12 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return runDemo(ctx, args[1:], environ, stdin, stdout, stderr)
 	case "check":
 		return runCheck(args[1:], stdin, stdout, stderr)
+	case "ask":
+		return runAsk(ctx, args[1:], environ, stdin, stdout, stderr)
+	case "schema":
+		return runSchema(ctx, args[1:], environ, stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, args[1:], environ, stdout, stderr)
 	case "token":
 		return runToken(args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -138,15 +138,27 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error
 		a.Close()
 		return nil, err
 	}
+	a.metrics = tools.NewMetrics(a.dbs)
+	s, err := tools.NewServer(a.deps(model, audit))
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.mcp = s
+	return a, nil
+}
+
+// deps is what the tools need, from the configuration.
+func (a *app) deps(model *llm.Client, audit *tools.AuditLog) tools.Deps {
+	cfg := a.cfg
 	rate, _ := parseRate(cfg.RateLimit) // validated by Config.Validate
 	maxConcurrent := cfg.MaxConcurrent
 	if maxConcurrent == 0 {
 		maxConcurrent = cfg.MaxConns
 	}
-	a.metrics = tools.NewMetrics(a.dbs)
-	s, err := tools.NewServer(tools.Deps{
+	return tools.Deps{
 		Databases:     a.dbs,
-		Logger:        logger,
+		Logger:        a.log,
 		Version:       versionString(),
 		LLM:           model,
 		MaxRows:       cfg.MaxRows,
@@ -163,13 +175,31 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error
 			StatementTimeout: cfg.StatementTimeout,
 			AcquireTimeout:   cfg.AcquireTimeout,
 		},
-	})
+	}
+}
+
+// openRunner connects to the configured databases, like openApp, for the
+// command-line tools (ask, schema): no MCP server, audit or metrics.
+func openRunner(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, *tools.Runner, error) {
+	a := &app{cfg: cfg, log: logger}
+	model, err := newModel(cfg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, dc := range cfg.databases {
+		db, err := openDatabase(ctx, cfg, dc, logger)
+		if err != nil {
+			a.Close()
+			return nil, nil, err
+		}
+		a.dbs = append(a.dbs, db)
+	}
+	r, err := tools.NewRunner(a.deps(model, nil))
 	if err != nil {
 		a.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	a.mcp = s
-	return a, nil
+	return a, r, nil
 }
 
 // Close closes every pool.

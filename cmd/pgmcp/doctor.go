@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmcp/pgmcp/llm"
+	"github.com/pgmcp/pgmcp/sqlguard"
+	"github.com/pgmcp/pgmcp/tools/pgexec"
+)
+
+const doctorUsage = `usage: pgmcp doctor
+
+Checks, with the same PGMCP_* configuration as serve: the configuration;
+each database (reachable, its version, the role is not a superuser and
+cannot write, create or reach the server's files and processes,
+standard_conforming_strings, no function shadowing a builtin, the policy);
+the model endpoint. Prints a fix for each problem. Exit status 0 when
+everything passes, 1 when something fails, 2 on a usage error.
+`
+
+// doctor collects the checklist's lines and counts the failures.
+type doctor struct {
+	w        io.Writer
+	failures int
+	warnings int
+}
+
+func (d *doctor) section(title string) { fmt.Fprintf(d.w, "\n%s\n", title) }
+
+func (d *doctor) ok(format string, args ...any) {
+	fmt.Fprintf(d.w, "  [ok]   %s\n", fmt.Sprintf(format, args...))
+}
+
+func (d *doctor) skip(format string, args ...any) {
+	fmt.Fprintf(d.w, "  [skip] %s\n", fmt.Sprintf(format, args...))
+}
+
+func (d *doctor) warn(what, fix string) {
+	d.warnings++
+	fmt.Fprintf(d.w, "  [warn] %s\n", what)
+	d.fix(fix)
+}
+
+func (d *doctor) fail(what, fix string) {
+	d.failures++
+	fmt.Fprintf(d.w, "  [FAIL] %s\n", what)
+	d.fix(fix)
+}
+
+func (d *doctor) fix(fix string) {
+	if fix == "" {
+		return
+	}
+	lines := strings.Split(strings.TrimRight(fix, "\n"), "\n")
+	fmt.Fprintf(d.w, "         fix: %s\n", lines[0])
+	for _, l := range lines[1:] {
+		fmt.Fprintf(d.w, "              %s\n", l)
+	}
+}
+
+// runDoctor is `pgmcp doctor`.
+func runDoctor(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("pgmcp doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, doctorUsage) }
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	d := &doctor{w: stdout}
+	fmt.Fprintf(stdout, "pgmcp doctor (pgmcp %s)\n", versionString())
+
+	d.section("Configuration")
+	cfg, err := LoadConfig(environ)
+	if err == nil {
+		err = cfg.RequireDatabase()
+	}
+	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			for _, p := range ce.Problems {
+				d.fail(p, "see the configuration table in README.md")
+			}
+		} else {
+			d.fail(err.Error(), "")
+		}
+		return d.end()
+	}
+	names := make([]string, len(cfg.databases))
+	for i, dc := range cfg.databases {
+		names[i] = dc.Name
+	}
+	d.ok("PGMCP_* variables are valid; %d database%s: %s", len(names), plural(len(names), "", "s"), strings.Join(names, ", "))
+
+	for _, dc := range cfg.databases {
+		d.section(fmt.Sprintf("Database %s (%s)", dc.Name, pgexec.RedactDSN(dc.URL)))
+		d.database(ctx, cfg, dc)
+	}
+
+	d.section("Model")
+	d.model(ctx, cfg)
+	return d.end()
+}
+
+func (d *doctor) end() int {
+	fmt.Fprintln(d.w)
+	switch {
+	case d.failures > 0:
+		fmt.Fprintf(d.w, "%d problem%s to fix", d.failures, plural(d.failures, "", "s"))
+		if d.warnings > 0 {
+			fmt.Fprintf(d.w, ", %d warning%s", d.warnings, plural(d.warnings, "", "s"))
+		}
+		fmt.Fprintln(d.w, ".")
+		return exitFailure
+	case d.warnings > 0:
+		fmt.Fprintf(d.w, "No problem; %d warning%s.\n", d.warnings, plural(d.warnings, "", "s"))
+	default:
+		fmt.Fprintln(d.w, "All checks passed.")
+	}
+	return exitOK
+}
+
+// database checks one configured database.
+func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
+	pol, err := buildPolicy(cfg, dc)
+	if err != nil {
+		d.fail("policy: "+err.Error(), "fix the policy file or the PGMCP_ALLOWED_SCHEMAS / BLOCKED_* variables")
+		return
+	}
+	start := time.Now()
+	pool, err := pgexec.NewPool(ctx, dc.URL, pgexec.Options{SearchPath: pol.SearchPath, MaxConns: 2, ConnectTimeout: cfg.ConnectTimeout})
+	if err != nil {
+		d.fail("cannot connect: "+err.Error(),
+			"check the URL, that PostgreSQL runs and accepts connections from this host (listen_addresses, pg_hba.conf), and the password")
+		return
+	}
+	defer pool.Close()
+	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout+30*time.Second)
+	defer cancel()
+	schemas := pol.schemas()
+	r, err := pgexec.InspectRole(ctx, pool, schemas)
+	if err != nil {
+		d.fail("cannot inspect the role: "+err.Error(), "")
+		return
+	}
+	d.ok("reachable in %s: PostgreSQL %s, database %s, role %s", time.Since(start).Round(time.Millisecond), r.ServerVersion, r.Database, r.Name)
+
+	roleFix := "connect as a read-only role; an administrator can create one with:\n" + pgexec.ReadOnlyRoleSQL(r.Database, schemas)
+	roleBad := false
+	switch {
+	case r.Superuser:
+		roleBad = true
+		d.fail(fmt.Sprintf("role %s is a superuser: it can read files, run programs and change anything if a query ever got past the guard", r.Name), roleFix)
+	case r.BypassRLS:
+		roleBad = true
+		d.fail(fmt.Sprintf("role %s has BYPASSRLS: row-level security policies do not apply to it", r.Name), roleFix)
+	default:
+		d.ok("role %s is not a superuser and does not bypass row-level security", r.Name)
+	}
+	if !r.Superuser {
+		var writes []string
+		if r.CreateInDatabase {
+			writes = append(writes, "CREATE on database "+r.Database)
+		}
+		for _, s := range r.CreateSchemas {
+			writes = append(writes, "CREATE on schema "+s)
+		}
+		writes = append(writes, r.WriteGrants...)
+		if len(writes) > 0 {
+			if !roleBad {
+				roleBad = true
+				d.fail(fmt.Sprintf("role %s can write or create: %s", r.Name, summarize(writes, 4)), roleFix)
+			} else {
+				d.fail(fmt.Sprintf("role %s can write or create: %s", r.Name, summarize(writes, 4)), "see above")
+			}
+		} else {
+			d.ok("role %s cannot write nor create in %s", r.Name, strings.Join(schemas, ", "))
+		}
+		if len(r.ServerRoles) > 0 {
+			d.fail(fmt.Sprintf("role %s is a member of %s", r.Name, strings.Join(r.ServerRoles, ", ")),
+				fmt.Sprintf("REVOKE %s FROM %s;", strings.Join(r.ServerRoles, ", "), pgx.Identifier{r.Name}.Sanitize()))
+		} else {
+			d.ok("role %s is not in pg_read_server_files, pg_write_server_files, pg_execute_server_program nor pg_signal_backend", r.Name)
+		}
+	}
+
+	// What the server gives a client that does not pin the setting
+	// (pgmcp pins it on, but a pooler in transaction mode may drop
+	// start-up parameters).
+	if scs, err := plainSetting(ctx, dc.URL, cfg.ConnectTimeout, "standard_conforming_strings"); err != nil {
+		d.fail("cannot read standard_conforming_strings: "+err.Error(), "")
+	} else if scs != "on" {
+		d.fail("standard_conforming_strings is "+scs+": backslashes in string literals are escapes, which parsers disagree on",
+			fmt.Sprintf("ALTER DATABASE %s SET standard_conforming_strings = on;  (pgmcp pins it on in its own sessions, but a connection pooler may not pass that through)",
+				pgx.Identifier{r.Database}.Sanitize()))
+	} else {
+		d.ok("standard_conforming_strings is on")
+	}
+
+	shadows, err := pgexec.ShadowingFunctions(ctx, pool, sqlguard.AllowedFunctions(), pol.SearchPath)
+	switch {
+	case err != nil:
+		d.fail("cannot list functions: "+err.Error(), "")
+	case len(shadows) > 0:
+		d.fail(fmt.Sprintf("%d function%s outside pg_catalog could be called instead of a builtin the guard allows: %s",
+			len(shadows), plural(len(shadows), "", "s"), summarize(shadows, 5)),
+			"drop or rename them, or take the schemas holding them off PGMCP_SEARCH_PATH and the allowed schemas (pgmcp refuses to start until then)")
+	default:
+		d.ok("no function shadows a builtin the guard allows (search_path %s)", strings.Join(pol.SearchPath, ", "))
+	}
+
+	if len(shadows) == 0 {
+		if err := pol.resolve(ctx, pool); err != nil {
+			d.fail("policy: "+err.Error(), "fix the policy so that it matches the database")
+		} else {
+			p := pol.Policy
+			d.ok("policy: %d relation%s readable; %d blocked table%s, %d blocked column%s",
+				len(p.AllowedRelations), plural(len(p.AllowedRelations), "", "s"),
+				len(p.BlockedRelations), plural(len(p.BlockedRelations), "", "s"),
+				countColumns(p.BlockedColumns), plural(countColumns(p.BlockedColumns), "", "s"))
+		}
+	}
+}
+
+func countColumns(m map[string][]string) int {
+	n := 0
+	for _, cols := range m {
+		n += len(cols)
+	}
+	return n
+}
+
+// summarize lists at most n items and says how many more there are.
+func summarize(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, "; ")
+	}
+	return strings.Join(items[:n], "; ") + fmt.Sprintf("; and %d more", len(items)-n)
+}
+
+// plainSetting reads a setting on a connection that pins nothing.
+func plainSetting(ctx context.Context, url string, timeout time.Duration, name string) (string, error) {
+	cc, err := pgx.ParseConfig(url)
+	if err != nil {
+		return "", err
+	}
+	cc.ConnectTimeout = timeout
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return "", errors.New(pgexec.ScrubPassword(err.Error(), url))
+	}
+	defer conn.Close(context.Background())
+	var v string
+	err = conn.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&v)
+	return v, err
+}
+
+// model checks the model endpoint: it lists its models, and the
+// configured one should be among them.
+func (d *doctor) model(ctx context.Context, cfg *Config) {
+	m, err := newModel(cfg, newLogger(io.Discard, 0))
+	if err != nil {
+		d.fail(err.Error(), "set PGMCP_LLM_MODEL and PGMCP_LLM_BASE_URL (or PGMCP_LLM_API_KEY for OpenAI)")
+		return
+	}
+	if m == nil {
+		d.skip("no model configured: questions in plain English are refused, SQL works (set PGMCP_LLM_MODEL and PGMCP_LLM_BASE_URL or PGMCP_LLM_API_KEY)")
+		return
+	}
+	start := time.Now()
+	models, listErr := m.Models(ctx)
+	took := time.Since(start).Round(time.Millisecond)
+	if listErr == nil && slices.Contains(models, m.Model()) {
+		d.ok("%s answers in %s and serves model %s", m.Host(), took, m.Model())
+		return
+	}
+	// Not listed (local servers often list file names, or nothing), or no
+	// model list at all: one tiny completion says whether the model works.
+	start = time.Now()
+	_, err = m.Complete(ctx, llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "Reply with the single word OK."}}, MaxTokens: 16})
+	took = time.Since(start).Round(time.Millisecond)
+	if err == nil {
+		d.ok("%s answers a completion with model %s in %s", m.Host(), m.Model(), took)
+		return
+	}
+	fix := "check PGMCP_LLM_BASE_URL (it usually ends in /v1, e.g. http://localhost:11434/v1 for Ollama) and that the server runs"
+	var le *llm.Error
+	switch {
+	case strings.Contains(err.Error(), " 401") || strings.Contains(err.Error(), " 403"):
+		fix = "check PGMCP_LLM_API_KEY"
+	case listErr == nil && len(models) > 0:
+		fix = fmt.Sprintf("set PGMCP_LLM_MODEL to a model the endpoint serves: %s (for Ollama: ollama pull %s)", summarize(models, 5), m.Model())
+	case errors.As(err, &le) && le.Code == llm.CodeTimeout:
+		fix = "the endpoint is slow or hanging: check it, or raise PGMCP_LLM_TIMEOUT"
+	}
+	d.fail(fmt.Sprintf("model %s at %s does not answer: %v", m.Model(), m.Host(), err), fix)
+}
