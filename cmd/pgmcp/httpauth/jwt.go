@@ -1,6 +1,7 @@
 package httpauth
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -49,6 +51,8 @@ const (
 	minRSABits = 2048
 	// maxIdentityLen caps the identity claim.
 	maxIdentityLen = 256
+	// maxJWKSBytes caps a fetched JWKS (real ones are a few kB).
+	maxJWKSBytes = 1 << 20
 )
 
 // jwtVerifier verifies JWTs against the keys of a JWKS URL, fetched and
@@ -59,10 +63,12 @@ type jwtVerifier struct {
 	cache *jwk.Cache
 	res   *httprc.ResourceBase[jwk.Set]
 	ring  atomic.Pointer[keyring]
+	stop  context.CancelFunc // ends reportStart
 
-	timing      timing
-	refreshMu   sync.Mutex
-	lastRefresh time.Time
+	timing         timing
+	refreshMu      sync.Mutex
+	lastRefresh    time.Time
+	lastRefreshErr error // of the fetch at lastRefresh
 }
 
 // ringKey is one usable published key.
@@ -78,6 +84,12 @@ type keyring struct {
 	keys []ringKey
 }
 
+// jwksParseOptions parse a JWKS keeping the entries jwx cannot use (an
+// unknown key type, an RSA key under 2048 bits...) as placeholders:
+// buildKeyring skips them and says why. By default one such entry would
+// fail the whole set, and with it every JWT.
+var jwksParseOptions = []jwk.ParseOption{jwk.WithStrictKeySetParsing(false)}
+
 // newJWTVerifier registers the JWKS URL with a cache and returns at once:
 // the first fetch runs in the background, and a JWKS that cannot be
 // reached only means tokens are refused until it can.
@@ -89,13 +101,17 @@ func newJWTVerifier(ctx context.Context, cfg Config, logger *slog.Logger, tm tim
 	if err != nil {
 		return nil, fmt.Errorf("JWKS cache: %w", err)
 	}
-	client := jwk.WrapHTTPClientDefaults(&http.Client{Timeout: tm.fetchTimeout})
-	if err := cache.Register(ctx, cfg.JWKSURL,
+	client := jwksClient{hc: jwk.WrapHTTPClientDefaults(&http.Client{Timeout: tm.fetchTimeout})}
+	opts := []jwk.RegisterOption{
 		jwk.WithWaitReady(false),
 		jwk.WithHTTPClient(client),
 		jwk.WithConstantInterval(cfg.JWKSRefresh),
 		jwk.WithMinInterval(tm.retry),
-	); err != nil {
+	}
+	for _, o := range jwksParseOptions {
+		opts = append(opts, o)
+	}
+	if err := cache.Register(ctx, cfg.JWKSURL, opts...); err != nil {
 		_ = cache.Shutdown(context.Background())
 		return nil, fmt.Errorf("JWKS %s: %w", cfg.JWKSURL, err)
 	}
@@ -105,11 +121,14 @@ func newJWTVerifier(ctx context.Context, cfg Config, logger *slog.Logger, tm tim
 		return nil, fmt.Errorf("JWKS %s: %w", cfg.JWKSURL, err)
 	}
 	v.cache, v.res = cache, res
-	go v.reportStart(ctx)
+	rctx, stop := context.WithCancel(ctx)
+	v.stop = stop
+	go v.reportStart(rctx)
 	return v, nil
 }
 
-// reportStart logs whether the keys loaded at start.
+// reportStart logs whether the keys loaded at start. close ends it: a
+// verifier closed before its first fetch warns of nothing.
 func (v *jwtVerifier) reportStart(ctx context.Context) {
 	wctx, cancel := context.WithTimeout(ctx, v.timing.fetchTimeout+time.Second)
 	defer cancel()
@@ -124,7 +143,42 @@ func (v *jwtVerifier) reportStart(ctx context.Context) {
 }
 
 func (v *jwtVerifier) close(ctx context.Context) error {
+	v.stop()
 	return v.cache.Shutdown(ctx)
+}
+
+// jwksClient fetches the JWKS for the cache. It turns a response that is
+// not a JWK set (a status other than 200, a body too large or that does
+// not parse) into a fetch error. httprc retries a failed request after
+// timing.retry, but schedules the next fetch after a response a whole
+// JWKSRefresh later, whatever the response was: a JWKS answering 503 at
+// start would otherwise leave JWTs refused for JWKSRefresh (unless a token
+// triggers a fetch). The keys in hand stay in use either way.
+type jwksClient struct{ hc *http.Client }
+
+func (c jwksClient) Do(req *http.Request) (*http.Response, error) {
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	where := req.URL.Redacted()
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", where, res.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxJWKSBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", where, err)
+	}
+	if len(body) > maxJWKSBytes {
+		return nil, fmt.Errorf("GET %s: the JWKS is larger than %d bytes", where, maxJWKSBytes)
+	}
+	if _, err := jwk.Parse(body, jwksParseOptions...); err != nil {
+		return nil, fmt.Errorf("GET %s: not a JWK set: %w", where, err)
+	}
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	res.ContentLength = int64(len(body))
+	return res, nil
 }
 
 // httprcErrorSink logs the cache's background fetch errors.
@@ -182,8 +236,12 @@ func buildKeyring(set jwk.Set) (*keyring, []string) {
 		}
 		kid, _ := key.KeyID()
 		skip := func(why string) { skipped = append(skipped, fmt.Sprintf("key %d (kid %q): %s", i+1, kid, why)) }
-		if _, ok := key.(jwk.UnsupportedKey); ok {
-			skip("unsupported key type")
+		if uk, ok := key.(jwk.UnsupportedKey); ok {
+			why := "unsupported key"
+			if err := uk.Reason(); err != nil {
+				why += ": " + err.Error()
+			}
+			skip(why)
 			continue
 		}
 		if use, ok := key.KeyUsage(); ok && use != "" && use != "sig" {
@@ -241,27 +299,36 @@ func (k *keyring) match(kid string, alg jwa.SignatureAlgorithm) (keys []ringKey,
 }
 
 // refresh fetches the JWKS again, unless a fetch was triggered less than
-// minRefreshGap ago; concurrent callers wait for the one fetch.
-func (v *jwtVerifier) refresh(ctx context.Context) {
+// minRefreshGap ago; concurrent callers wait for the one fetch. It returns
+// the fetch's error (when rate limited, the error of the last fetch).
+func (v *jwtVerifier) refresh(ctx context.Context) error {
 	v.refreshMu.Lock()
 	defer v.refreshMu.Unlock()
 	if !v.lastRefresh.IsZero() && time.Since(v.lastRefresh) < v.timing.minRefreshGap {
-		return
+		return v.lastRefreshErr
 	}
 	v.lastRefresh = time.Now()
 	rctx, cancel := context.WithTimeout(ctx, v.timing.fetchTimeout)
 	defer cancel()
-	if _, err := v.cache.Refresh(rctx, v.cfg.JWKSURL); err != nil {
+	_, err := v.cache.Refresh(rctx, v.cfg.JWKSURL)
+	v.lastRefreshErr = err
+	if err != nil {
 		v.log.Warn("JWKS refresh failed", "jwks_url", v.cfg.JWKSURL, "err", err)
-		return
+		return err
 	}
 	v.current()
+	return nil
 }
 
 // jwtHeader is the part of the JOSE header read before verification.
 type jwtHeader struct {
 	Alg string `json:"alg"`
 	Kid string `json:"kid"`
+	// Crit lists header extensions the recipient must understand (RFC
+	// 7515 §4.1.11); pgmcp understands none, so a token with crit is
+	// refused. B64 false (RFC 7797, an unencoded payload) is refused too.
+	Crit json.RawMessage `json:"crit"`
+	B64  *bool           `json:"b64"`
 }
 
 // looksLikeJWT reports whether token has the shape of a compact JWS.
@@ -274,6 +341,10 @@ func (v *jwtVerifier) verify(ctx context.Context, token string) (tools.Identity,
 	hdr, err := peekHeader(token)
 	if err != nil {
 		return tools.Identity{}, authErr(CodeBadSignature, "the token is not a valid JWT", err)
+	}
+	if hdr.Crit != nil || (hdr.B64 != nil && !*hdr.B64) {
+		return tools.Identity{}, authErr(CodeBadSignature, "the token is not a valid JWT",
+			errors.New("the header has crit or b64: JWS extensions are not supported"))
 	}
 	var alg jwa.SignatureAlgorithm
 	switch hdr.Alg {
@@ -327,8 +398,9 @@ func (v *jwtVerifier) verify(ctx context.Context, token string) (tools.Identity,
 func (v *jwtVerifier) keysFor(ctx context.Context, kid string, alg jwa.SignatureAlgorithm) ([]ringKey, *Error) {
 	kr := v.current()
 	keys, known := kr.match(kid, alg)
+	var fetchErr error
 	if len(keys) == 0 && !known {
-		v.refresh(ctx)
+		fetchErr = v.refresh(ctx)
 		kr = v.current()
 		keys, known = kr.match(kid, alg)
 	}
@@ -336,11 +408,17 @@ func (v *jwtVerifier) keysFor(ctx context.Context, kid string, alg jwa.Signature
 	case len(keys) > 0:
 		return keys, nil
 	case kr == nil:
-		return nil, authErr(CodeKeysUnavailable, "the signing keys could not be loaded yet; try again later", nil)
+		if fetchErr == nil {
+			fetchErr = fmt.Errorf("the JWKS %s has not been loaded yet", v.cfg.JWKSURL)
+		}
+		return nil, authErr(CodeKeysUnavailable, "the signing keys could not be loaded yet; try again later", fetchErr)
 	case known:
 		return nil, authErr(CodeUnsupportedAlgorithm, "the token's algorithm does not match its key", fmt.Errorf("kid %q alg %s", kid, alg))
 	case kid == "":
-		return nil, authErr(CodeUnknownKey, "no published key can verify the token", nil)
+		return nil, authErr(CodeUnknownKey, "no published key can verify the token", fetchErr)
+	case fetchErr != nil:
+		return nil, authErr(CodeUnknownKey, "the token's signing key is not published by the issuer",
+			fmt.Errorf("kid %q; fetching the JWKS again failed: %w", kid, fetchErr))
 	default:
 		return nil, authErr(CodeUnknownKey, "the token's signing key is not published by the issuer", fmt.Errorf("kid %q", kid))
 	}
@@ -375,8 +453,15 @@ func classifyJWTError(err, mismatch error) *Error {
 		return authErr(CodeBadClaims, "the token lacks a required claim (exp)", err)
 	case errors.Is(err, jwt.ValidateError()):
 		return authErr(CodeBadClaims, "the token's claims are not valid", err)
+	case errors.Is(err, jws.VerifyError()):
+		return authErr(CodeBadSignature, "the token's signature could not be verified", err)
+	case errors.Is(err, jwt.UnknownPayloadTypeError()):
+		return authErr(CodeBadSignature, "the token is not a valid JWT", err)
 	}
-	return authErr(CodeBadSignature, "the token's signature could not be verified", err)
+	// jwx decodes the claims only once the signature is verified: what
+	// fails now is a registered claim of the wrong type (a numeric sub, an
+	// exp that is not a date...), not the signature.
+	return authErr(CodeBadClaims, "the token's claims are not valid", err)
 }
 
 // identity maps the claims to an Identity: the name from IdentityClaim,
