@@ -73,7 +73,7 @@ func (h *handlers) explainTool() server.ServerTool {
 		mcp.WithString("question", mcp.Description("A question in plain English. Give this or sql.")),
 		mcp.WithString("sql", mcp.Description("One PostgreSQL SELECT statement to review. Give this or question.")),
 		mcp.WithString("database", mcp.Description("Database to plan against (default: the first configured). Configured: "+h.databaseNames())),
-		mcp.WithOutputSchema[ExplainResult](),
+		portableOutputSchema[ExplainResult](),
 		readOnlyAnnotations("Review a query (explain)"),
 	)
 	return server.ServerTool{Tool: tool, Handler: h.explain}

@@ -101,7 +101,7 @@ func (h *handlers) getSchemaTool() server.ServerTool {
 		mcp.WithString("detail", mcp.Description("summary: tables only (name, kind, comment, row estimate, column count); full: columns, keys, indexes, comments and values. Default: full when it fits the token budget, else summary"),
 			mcp.Enum(DetailSummary, DetailFull)),
 		mcp.WithBoolean("refresh", mcp.Description("Re-read the schema from the database catalog first (after a schema change)")),
-		mcp.WithOutputSchema[SchemaResult](),
+		portableOutputSchema[SchemaResult](),
 		readOnlyAnnotations("Describe database schema"),
 	)
 	return server.ServerTool{Tool: tool, Handler: h.getSchema}

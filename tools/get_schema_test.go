@@ -439,3 +439,40 @@ func BenchmarkGetSchemaCachedInProcess(b *testing.B) {
 		})
 	}
 }
+
+// TestOutputSchemasHaveNoBooleanSchemas checks every tool's outputSchema
+// says "any value" with {} rather than true, which some clients' schema
+// validators refuse (the MCP Inspector's --strict flags it as an error).
+func TestOutputSchemasHaveNoBooleanSchemas(t *testing.T) {
+	h := &handlers{deps: Deps{MaxRows: 10, Databases: []*Database{{Name: "db"}}}}
+	for _, st := range h.all() {
+		raw, err := json.Marshal(st.Tool.OutputSchema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var walk func(path string, v any)
+		walk = func(path string, v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				for k, sub := range x {
+					if b, ok := sub.(bool); ok && k != "additionalProperties" && k != "uniqueItems" {
+						t.Errorf("%s: %s.%s is the boolean schema %v", st.Tool.Name, path, k, b)
+					}
+					walk(path+"."+k, sub)
+				}
+			case []any:
+				for _, sub := range x {
+					walk(path+"[]", sub)
+				}
+			}
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		walk("outputSchema", v)
+		if !strings.Contains(string(raw), `"rows"`) && st.Tool.Name == "query" {
+			t.Errorf("query's outputSchema has no rows: %s", raw)
+		}
+	}
+}

@@ -52,7 +52,7 @@ func (h *handlers) queryTool() server.ServerTool {
 		mcp.WithNumber("max_rows", mcp.Description(fmt.Sprintf("Most rows to return (default and maximum %d).", h.deps.MaxRows)),
 			mcp.Min(1), mcp.Max(float64(h.deps.MaxRows))),
 		mcp.WithBoolean("dry_run", mcp.Description("Return the validated SQL without running it.")),
-		mcp.WithOutputSchema[QueryResult](),
+		portableOutputSchema[QueryResult](),
 		readOnlyAnnotations("Query the database"),
 	)
 	return server.ServerTool{Tool: tool, Handler: h.query}

@@ -269,3 +269,53 @@ func (h *handlers) databaseNames() string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// portableOutputSchema is mcp.WithOutputSchema with the boolean schemas
+// the generator writes for "any value" (items: true, for the cells of a
+// row) replaced by the equivalent empty schema {}: some clients' schema
+// validators reject boolean schemas.
+func portableOutputSchema[T any]() mcp.ToolOption {
+	gen := mcp.WithOutputSchema[T]()
+	return func(t *mcp.Tool) {
+		gen(t)
+		for k, v := range t.OutputSchema.Properties {
+			t.OutputSchema.Properties[k] = noBooleanSchemas(v)
+		}
+		for k, v := range t.OutputSchema.Defs {
+			t.OutputSchema.Defs[k] = noBooleanSchemas(v)
+		}
+	}
+}
+
+// noBooleanSchemas rewrites a decoded JSON schema: a true value of items,
+// additionalItems or a property becomes {}.
+func noBooleanSchemas(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, sub := range x {
+			switch {
+			case (k == "items" || k == "additionalItems") && sub == true:
+				x[k] = map[string]any{}
+			case k == "properties" || k == "$defs" || k == "definitions":
+				if m, ok := sub.(map[string]any); ok {
+					for name, s := range m {
+						if s == true {
+							m[name] = map[string]any{}
+						} else {
+							m[name] = noBooleanSchemas(s)
+						}
+					}
+				}
+			default:
+				x[k] = noBooleanSchemas(sub)
+			}
+		}
+		return x
+	case []any:
+		for i := range x {
+			x[i] = noBooleanSchemas(x[i])
+		}
+		return x
+	}
+	return v
+}

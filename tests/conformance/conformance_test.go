@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,21 +60,24 @@ type client struct {
 	script string
 	// eras are the protocol versions its PASS lines must cover.
 	eras []string
+	// extra are checks required of this client beyond requiredChecks.
+	extra []string
 }
 
 // requiredChecks must PASS for every client, transport and era.
 var requiredChecks = []string{
 	"tools/list", "tools/call get_schema", "tools/call get_schema detail=summary",
 	"tools/call query sql", "tools/call query question", "tools/call query refused",
-	"tools/call explain sql",
+	"tools/call explain sql", "tools/call explain question",
 	"resources/list", "resources/templates/list", "resources/read schema",
 	"prompts/list",
 }
 
 var clients = []client{
-	{"sdk-v1", "sdk-v1.mjs", []string{"2025-11-25"}},
-	{"sdk-v2", "sdk-v2.mjs", []string{"2026-07-28", "2025-11-25"}},
-	{"inspector-cli", "inspector-cli.mjs", []string{"2025-11-25", "2026-07-28"}},
+	{"sdk-v1", "sdk-v1.mjs", []string{"2025-11-25"}, []string{"completion/complete"}},
+	{"sdk-v2", "sdk-v2.mjs", []string{"2026-07-28", "2025-11-25"}, []string{"completion/complete"}},
+	// The inspector's CLI has no completion method.
+	{"inspector-cli", "inspector-cli.mjs", []string{"2025-11-25", "2026-07-28"}, nil},
 }
 
 func TestThirdPartyClients(t *testing.T) {
@@ -145,7 +149,7 @@ func checkOutput(t *testing.T, c client, transport string, lines []string) {
 		}
 	}
 	for _, era := range c.eras {
-		for _, check := range requiredChecks {
+		for _, check := range append(slices.Clone(requiredChecks), c.extra...) {
 			want := fmt.Sprintf("PASS %s %s %s ", check, transport, era)
 			found := false
 			for _, l := range lines {

@@ -122,8 +122,12 @@ async function portability(era, where) {
   const findings = (r.out?.schemaFindings ?? []).flatMap((t) => t.findings.map((f) => ({ tool: t.toolName, ...f })));
   const errors = findings.filter((f) => f.severity === "error");
   const detail = errors.map((f) => `${f.tool} ${f.schema}.${f.path}: ${f.rule}`).join("; ");
+  const rules = new Map();
+  for (const f of findings) if (f.severity !== "error") rules.set(f.rule, (rules.get(f.rule) ?? 0) + 1);
+  const kinds = [...rules].map(([rule, n]) => `${rule} x${n}`).join(", ");
   report.line("NOTE", "tools/list --strict", where,
-    `exit ${r.code}: ${errors.length} error(s), ${findings.length - errors.length} warning(s) of schema portability${detail ? " — " + detail : ""}`);
+    `exit ${r.code}: ${errors.length} error(s), ${findings.length - errors.length} warning(s) of schema portability` +
+    `${detail ? " — " + detail : ""}${kinds ? " (warnings: " + kinds + ")" : ""}`);
 }
 
 async function runEra(era) {
@@ -184,6 +188,14 @@ async function runEra(era) {
       assert(res.structuredContent && typeof res.structuredContent === "object", "explain: no structured output");
       return `keys ${Object.keys(res.structuredContent).join(",")}, ${valid}`;
     }),
+    check("tools/call explain question", async () => {
+      if (opts.skipQuestion) throw new Skip("--skip-question: no model configured");
+      const { res, valid } = await callOK("explain", { question: opts.question });
+      const out = res.structuredContent;
+      assert(out?.verdict?.allowed === true && out.plan && typeof out.plan.total_cost === "number" && out.summary,
+        `explain question: ${short(out)}`);
+      return `allowed, cost ${out.plan.total_cost}, summary by ${out.summary_by}, ${valid}`;
+    }),
     check("resources/list", async () => {
       const res = expectExit(await inspect(era, "resources/list"), 0);
       const uris = res.resources.map((r) => r.uri);
@@ -218,7 +230,9 @@ async function runEra(era) {
           got.push(`${p.name} (get skipped: required arguments)`);
           continue;
         }
-        const g = expectExit(await inspect(era, "prompts/get", ["--prompt-name", p.name, "--prompt-args", ...Object.entries(args).map(([k, v]) => `${k}=${v}`)]), 0);
+        // --prompt-args takes one or more pairs: leave it out for none.
+        const pairs = Object.entries(args).map(([k, v]) => `${k}=${v}`);
+        const g = expectExit(await inspect(era, "prompts/get", ["--prompt-name", p.name, ...(pairs.length ? ["--prompt-args", ...pairs] : [])]), 0);
         assert(g.messages?.length > 0, `prompts/get ${p.name}: no messages`);
         got.push(`${p.name} (get: ${g.messages.length} message(s))`);
       }

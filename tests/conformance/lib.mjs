@@ -318,6 +318,14 @@ export async function runSDKChecks(client, report, where, opts) {
     assert(result.structuredContent && typeof result.structuredContent === "object", "explain: no structured output");
     return `keys ${Object.keys(result.structuredContent).join(",")}, ${valid}`;
   });
+  await report.run("tools/call explain question", where, async () => {
+    if (opts.skipQuestion) throw new Skip("--skip-question: no model configured");
+    const { result, valid } = await call("explain", { question: opts.question });
+    const out = result.structuredContent;
+    assert(out?.verdict?.allowed === true && out.plan && typeof out.plan.total_cost === "number" && out.summary,
+      `explain question: ${short(out)}`);
+    return `allowed, cost ${out.plan.total_cost}, summary by ${out.summary_by}, ${valid}`;
+  });
 
   await report.run("resources/list", where, async () => {
     const res = await client.listResources();
@@ -358,6 +366,19 @@ export async function runSDKChecks(client, report, where, opts) {
   await report.run("prompts/list", where, async () => {
     prompts = (await client.listPrompts()).prompts;
     return `${prompts.length} prompt(s): ${prompts.map((p) => p.name).join(", ") || "none"}`;
+  });
+  await report.run("completion/complete", where, async () => {
+    if (!caps.completions) throw new Error("the server does not declare the completions capability");
+    const dbs = await client.complete({ ref: { type: "ref/prompt", name: "explore_database" }, argument: { name: "database", value: "" } });
+    assert(database && dbs.completion.values.includes(database), `database completion ${short(dbs.completion)}`);
+    const tables = await client.complete({
+      ref: { type: "ref/resource", uri: "pgmcp://{database}/table/{name}" },
+      argument: { name: "name", value: "ord" },
+      context: { arguments: { database } },
+    });
+    assert(tables.completion.values.includes("public.orders"), `table completion ${short(tables.completion)}`);
+    assert(!tables.completion.values.some((v) => v.includes("payment_cards")), "a blocked table was offered");
+    return `database: ${dbs.completion.values.join(", ")}; tables for "ord": ${tables.completion.values.join(", ")}`;
   });
   for (const p of prompts) {
     await report.run(`prompts/get ${p.name}`, where, async () => {
