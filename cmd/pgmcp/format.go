@@ -114,7 +114,14 @@ func writeAligned(w io.Writer, cols []pgexec.Column, rows [][]any) {
 		}
 		b.WriteString("\n")
 	}
-	_, _ = io.WriteString(w, strings.ReplaceAll(b.String(), " \n", "\n"))
+	lines := strings.SplitAfter(b.String(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(strings.TrimSuffix(l, "\n"), " ")
+		if strings.HasSuffix(l, "\n") {
+			lines[i] += "\n"
+		}
+	}
+	_, _ = io.WriteString(w, strings.Join(lines, ""))
 }
 
 // writeMarkdown writes rows as a GitHub-flavoured markdown table.
