@@ -313,13 +313,31 @@ func (h *handlers) summarize(ctx context.Context, q *sqlguard.Query) (string, st
 	if err == nil {
 		var resp *llm.Response
 		if resp, err = h.complete(ctx, msgs, 300); err == nil {
-			if text := strings.TrimSpace(resp.Content); text != "" && len(text) < 2000 {
+			if text := strings.TrimSpace(resp.Content); plausibleSummary(text) {
 				return text, "model"
 			}
+			err = errors.New("the model's answer is not a plain-English summary")
 		}
 	}
 	h.deps.Logger.InfoContext(ctx, "the model could not summarize the query; using its structure", "err", err)
 	return structure, "structure"
+}
+
+// plausibleSummary refuses what a model answers when it did not follow the
+// summary prompt: nothing, a wall of text, JSON, code fences or SQL.
+func plausibleSummary(text string) bool {
+	if text == "" || len(text) > 2000 {
+		return false
+	}
+	if strings.HasPrefix(text, "{") || strings.HasPrefix(text, "[") || strings.Contains(text, "```") {
+		return false
+	}
+	first, _, _ := strings.Cut(strings.ToUpper(text), " ")
+	switch strings.TrimRight(first, "\n\t(") {
+	case "SELECT", "WITH", "TABLE", "VALUES", "EXPLAIN":
+		return false
+	}
+	return true
 }
 
 // renderExplainText is the text form of a review.

@@ -119,6 +119,25 @@ func TestExplainCostCeiling(t *testing.T) {
 	}
 }
 
+// TestExplainSummaryNotProse checks a model that answers the summary
+// request with JSON or SQL (a small local model repeating its last
+// format) gets its summary replaced by the structural one.
+func TestExplainSummaryNotProse(t *testing.T) {
+	const sql = "SELECT status, count(*) FROM orders GROUP BY status"
+	for _, reply := range []fakellm.Reply{fakellm.SQL(sql), fakellm.Text(sql), fakellm.Text("```sql\n" + sql + "\n```"), fakellm.Text("   ")} {
+		f := newQueryFixture(t, fixtureOpts{script: fakellm.Sequence(reply)})
+		o, out := f.explain(t, map[string]any{"sql": sql})
+		if o.isError || out.SummaryBy != "structure" || strings.Contains(out.Summary, "SELECT") || out.Summary == "" {
+			t.Errorf("reply %q: summary %q by %s", reply.Content, out.Summary, out.SummaryBy)
+		}
+	}
+	for _, ok := range []string{"Counts orders per status.", "Selects the top customers by revenue."} {
+		if !plausibleSummary(ok) {
+			t.Errorf("%q refused", ok)
+		}
+	}
+}
+
 func TestExplainQuestion(t *testing.T) {
 	const sql = "SELECT c.country_code, count(*) AS orders FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.ordered_at >= '2025-01-01' GROUP BY c.country_code ORDER BY orders DESC LIMIT 10"
 	const summary = "Counts 2025 orders per customer country and lists the ten countries with the most orders."
