@@ -119,6 +119,9 @@ func versionOf(initdbPath string) float64 {
 
 // Start creates and starts a new cluster. The caller must call Stop.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	if runtime.GOOS == "windows" {
+		return nil, errors.New("localpg: a throwaway PostgreSQL needs Linux or macOS (it listens on a unix socket); on Windows, set PGMCP_DATABASE_URL to a PostgreSQL server")
+	}
 	timeout := opts.StartTimeout
 	if timeout == 0 {
 		timeout = 60 * time.Second
@@ -225,17 +228,7 @@ func (c *Cluster) startPostmaster(ctx context.Context) error {
 	pm.Dir = c.Dir
 	pm.Stdout = logFile
 	pm.Stderr = logFile
-	pm.SysProcAttr = &syscall.SysProcAttr{
-		// Own process group, so a Ctrl-C at the terminal reaches us, not the
-		// postmaster: we decide how it stops.
-		Setpgid: true,
-		// If we die without stopping it, the kernel stops it (SIGQUIT is
-		// PostgreSQL's immediate shutdown).
-		Pdeathsig: syscall.SIGQUIT,
-	}
-	if c.owner != nil {
-		pm.SysProcAttr.Credential = &syscall.Credential{Uid: c.owner.uid, Gid: c.owner.gid}
-	}
+	pm.SysProcAttr = postmasterAttr(c.owner)
 	done := make(chan struct{})
 	// The parent-death signal fires when the OS thread that forked the child
 	// exits, not the process. Go ends a thread only when a goroutine locked to
@@ -425,11 +418,6 @@ func removeStale() {
 		}
 		_ = os.RemoveAll(dir)
 	}
-}
-
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func pmAlive(pidFile string) bool {
