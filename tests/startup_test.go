@@ -184,6 +184,24 @@ func TestShadowedFunctionRefused(t *testing.T) {
 	}
 }
 
+// TestShadowedOperatorRefused is the same for an operator: a user-defined
+// = on (text, varchar) in the search path would be chosen over the builtin
+// for such operands, and runs its function.
+func TestShadowedOperatorRefused(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, pgtest.Demo)
+	db.Exec(t, `CREATE FUNCTION public.sneaky_eq(text, varchar) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+		CREATE OPERATOR public.= (LEFTARG = text, RIGHTARG = varchar, FUNCTION = public.sneaky_eq);`)
+	code, stdout, stderr, _ := runPgmcp(t, 30*time.Second, baseEnv("PGMCP_DATABASE_URL="+db.ReaderURL), "serve")
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "public.=(text, character varying)") || !strings.Contains(stderr, "function_shadowed") && !strings.Contains(stderr, "CVE-2018-1058") {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+	code, out, _, _ := runPgmcp(t, 30*time.Second, baseEnv("PGMCP_DATABASE_URL="+db.ReaderURL), "doctor")
+	if code != 1 || !strings.Contains(out, "[FAIL] 1 function or operator outside pg_catalog") || !strings.Contains(out, "public.=(text, character varying)") {
+		t.Errorf("doctor: exit %d\n%s", code, out)
+	}
+}
+
 // TestBadExamplesFileRefused checks few-shot examples go through the guard
 // at start: one that reads a blocked column stops the server.
 func TestBadExamplesFileRefused(t *testing.T) {

@@ -209,16 +209,16 @@ func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
 		d.ok("standard_conforming_strings is on")
 	}
 
-	shadows, err := pgexec.ShadowingFunctions(ctx, pool, sqlguard.AllowedFunctions(), pol.SearchPath)
+	shadows, err := pgexec.Shadowing(ctx, pool, sqlguard.AllowedFunctions(), sqlguard.AllowedOperators(), pol.SearchPath)
 	switch {
 	case err != nil:
-		d.fail("cannot list functions: "+err.Error(), "")
+		d.fail("cannot list functions and operators: "+err.Error(), "")
 	case len(shadows) > 0:
-		d.fail(fmt.Sprintf("%d function%s outside pg_catalog could be called instead of a builtin the guard allows: %s",
+		d.fail(fmt.Sprintf("%d function%s or operator%[2]s outside pg_catalog could be called instead of a builtin the guard allows: %s",
 			len(shadows), plural(len(shadows), "", "s"), summarize(shadows, 5)),
 			"drop or rename them, or take the schemas holding them off PGMCP_SEARCH_PATH and the allowed schemas (pgmcp refuses to start until then)")
 	default:
-		d.ok("no function shadows a builtin the guard allows (search_path %s)", strings.Join(pol.SearchPath, ", "))
+		d.ok("no function or operator shadows a builtin the guard allows (search_path %s)", strings.Join(pol.SearchPath, ", "))
 	}
 
 	if len(shadows) == 0 {

@@ -124,14 +124,14 @@ func (p *dbPolicy) resolve(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	p.AllowedRelations = allowed
 
-	shadows, err := pgexec.ShadowingFunctions(ctx, pool, sqlguard.AllowedFunctions(), p.SearchPath)
+	shadows, err := pgexec.Shadowing(ctx, pool, sqlguard.AllowedFunctions(), sqlguard.AllowedOperators(), p.SearchPath)
 	if err != nil {
 		return err
 	}
 	if len(shadows) > 0 {
-		return &pgexec.Error{Code: "function_shadowed", Message: fmt.Sprintf(
-			"refusing to start: %s shadow%s builtin function%s pgmcp allows (the CVE-2018-1058 class: an unqualified call could run it); drop or move %s out of the search path (%s)",
-			strings.Join(shadows, ", "), plural(len(shadows), "s", ""), plural(len(shadows), "", "s"), plural(len(shadows), "it", "them"), strings.Join(p.SearchPath, ", "))}
+		return &pgexec.Error{Code: pgexec.CodeFunctionShadowed, Message: fmt.Sprintf(
+			"refusing to start: %s shadow%s builtin functions or operators pgmcp allows (the CVE-2018-1058 class: an unqualified call could run %s); drop or move %s out of the search path (%s)",
+			strings.Join(shadows, ", "), plural(len(shadows), "s", ""), plural(len(shadows), "it", "them"), plural(len(shadows), "it", "them"), strings.Join(p.SearchPath, ", "))}
 	}
 	return nil
 }

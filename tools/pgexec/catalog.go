@@ -64,3 +64,42 @@ func ShadowingFunctions(ctx context.Context, pool *pgxpool.Pool, names, searchPa
 	}
 	return out, nil
 }
+
+// ShadowingOperators is ShadowingFunctions for operators: those named like
+// one of ops in a schema of the search path other than pg_catalog, as
+// "schema.op(left type, right type)". An operator is resolved by argument
+// types among every visible one, so such an operator (and the function
+// behind it) can be picked over the builtin.
+func ShadowingOperators(ctx context.Context, pool *pgxpool.Pool, ops, searchPath []string) ([]string, error) {
+	rows, err := pool.Query(ctx, `
+		SELECT n.nspname || '.' || o.oprname || '(' ||
+		       CASE WHEN o.oprleft = 0 THEN 'NONE' ELSE format_type(o.oprleft, NULL) END || ', ' ||
+		       CASE WHEN o.oprright = 0 THEN 'NONE' ELSE format_type(o.oprright, NULL) END || ')'
+		FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+		WHERE o.oprname = ANY($1)
+		  AND n.nspname <> 'pg_catalog'
+		  AND (n.nspname = ANY($2) OR (n.nspname = current_user AND '$user' = ANY($2)))
+		ORDER BY 1`, ops, searchPath)
+	if err != nil {
+		return nil, fmt.Errorf("check operator shadowing: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("check operator shadowing: %w", err)
+	}
+	return out, nil
+}
+
+// Shadowing lists the functions and operators of the search path that
+// could be called instead of a builtin the guard allows.
+func Shadowing(ctx context.Context, pool *pgxpool.Pool, funcs, ops, searchPath []string) ([]string, error) {
+	f, err := ShadowingFunctions(ctx, pool, funcs, searchPath)
+	if err != nil {
+		return nil, err
+	}
+	o, err := ShadowingOperators(ctx, pool, ops, searchPath)
+	if err != nil {
+		return nil, err
+	}
+	return append(f, o...), nil
+}

@@ -37,6 +37,10 @@ const (
 	CodeUnreachable    Code = "db_unavailable"
 	CodeAuthFailed     Code = "db_auth_failed"
 	CodePrivilegedRole Code = "privileged_role"
+	// CodeFunctionShadowed refuses to start when a function or operator in
+	// the search path could be called instead of a builtin the guard
+	// allows (the CVE-2018-1058 class).
+	CodeFunctionShadowed Code = "function_shadowed"
 	CodeSessionPinning Code = "session_not_pinned"
 )
 
