@@ -41,7 +41,7 @@ const (
 	// the search path could be called instead of a builtin the guard
 	// allows (the CVE-2018-1058 class).
 	CodeFunctionShadowed Code = "function_shadowed"
-	CodeSessionPinning Code = "session_not_pinned"
+	CodeSessionPinning   Code = "session_not_pinned"
 )
 
 // Error is an error of this package. Message is safe to show a user: it
