@@ -4,6 +4,8 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -186,6 +188,22 @@ func TestDoctor(t *testing.T) {
 		!strings.Contains(out, "member of pg_read_server_files") || !strings.Contains(out, "REVOKE pg_read_server_files FROM") ||
 		!strings.Contains(out, "GRANT SELECT ON ALL TABLES IN SCHEMA") {
 		t.Errorf("writer: exit %d\n%s", code, out)
+	}
+
+	// A role missing a grant the policy assumes: a warning with the GRANT;
+	// an examples file reading a blocked column: a failure.
+	narrow, narrowURL := db.PrivateReader(t)
+	db.Exec(t, "REVOKE SELECT ON public.products FROM "+narrow)
+	examples := filepath.Join(t.TempDir(), "examples.jsonl")
+	if err := os.WriteFile(examples, []byte(`{"question": "phones", "sql": "SELECT phone FROM customers"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out = doctor("a missing grant, a bad example", "PGMCP_DATABASE_URL="+narrowURL, policy, "PGMCP_EXAMPLES_FILE="+examples)
+	// (PrivateReader may read schema public only.)
+	if code != 1 || !strings.Contains(out, "[warn] role "+narrow+" cannot read 8 relations the policy allows") ||
+		!regexp.MustCompile(`fix: GRANT SELECT ON analytics\.events, .*public\.products TO "`+narrow).MatchString(out) ||
+		!strings.Contains(out, "[FAIL] examples file") {
+		t.Errorf("missing grant: exit %d\n%s", code, out)
 	}
 
 	// A model the endpoint does not serve and cannot answer with.

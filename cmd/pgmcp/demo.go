@@ -101,7 +101,7 @@ func startDemo(ctx context.Context, cfg *Config, logger *slog.Logger) (cluster *
 		return nil, nil, fmt.Errorf("load the demo database: %w", err)
 	}
 	url := cluster.URLFor(demoRole, password, demoDatabase)
-	cfg.databases = []DatabaseConfig{{Name: demoDatabase, URL: url, Policy: demodb.PolicyJSON}}
+	cfg.databases = []DatabaseConfig{{Name: demoDatabase, URL: url, Policy: demodb.PolicyJSON, ExamplesFile: cfg.ExamplesFile}}
 	logger.Info("demo database ready", "postgres", cluster.Version, "url", pgexec.RedactDSN(url),
 		"elapsed", time.Since(start).Round(time.Millisecond))
 	return cluster, stop, nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmcp/pgmcp/llm"
 	"github.com/pgmcp/pgmcp/sqlguard"
@@ -230,8 +231,52 @@ func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
 				len(p.AllowedRelations), plural(len(p.AllowedRelations), "", "s"),
 				len(p.BlockedRelations), plural(len(p.BlockedRelations), "", "s"),
 				countColumns(p.BlockedColumns), plural(countColumns(p.BlockedColumns), "", "s"))
+			d.grants(ctx, pool, r.Name, p.AllowedRelations)
+			d.examples(dc, p)
 		}
 	}
+}
+
+// grants checks the role may read what the policy allows: a relation the
+// policy shows but the role cannot SELECT (not even one column) would be
+// offered to the model and fail at run time with "permission denied".
+func (d *doctor) grants(ctx context.Context, pool *pgxpool.Pool, role string, relations []string) {
+	rows, err := pool.Query(ctx, `
+		SELECT n.nspname || '.' || c.relname
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname || '.' || c.relname = ANY($1)
+		  AND NOT (has_schema_privilege(n.oid, 'USAGE')
+		           AND (has_table_privilege(c.oid, 'SELECT') OR has_any_column_privilege(c.oid, 'SELECT')))
+		ORDER BY 1`, relations)
+	if err != nil {
+		d.fail("cannot check the role's grants: "+err.Error(), "")
+		return
+	}
+	denied, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	switch {
+	case err != nil:
+		d.fail("cannot check the role's grants: "+err.Error(), "")
+	case len(denied) > 0:
+		d.warn(fmt.Sprintf("role %s cannot read %d relation%s the policy allows, so the model is shown them and queries on them fail: %s",
+			role, len(denied), plural(len(denied), "", "s"), summarize(denied, 5)),
+			fmt.Sprintf("GRANT SELECT ON %s TO %s;  (and USAGE on their schemas), or block them in the policy (blocked_relations)", strings.Join(denied, ", "), pgx.Identifier{role}.Sanitize()))
+	default:
+		d.ok("role %s may read every relation the policy allows", role)
+	}
+}
+
+// examples checks the few-shot examples file as serve does: every example
+// must pass the guard.
+func (d *doctor) examples(dc DatabaseConfig, pol *sqlguard.Policy) {
+	if dc.ExamplesFile == "" {
+		return
+	}
+	ex, err := loadExamples(dc.ExamplesFile, pol)
+	if err != nil {
+		d.fail(err.Error(), "fix or remove the example (pgmcp refuses to start until then)")
+		return
+	}
+	d.ok("examples file %s: %d example%s, all accepted by the guard", dc.ExamplesFile, len(ex), plural(len(ex), "", "s"))
 }
 
 func countColumns(m map[string][]string) int {
