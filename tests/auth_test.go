@@ -4,11 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -386,4 +394,92 @@ func TestListenRefusedWithoutAuth(t *testing.T) {
 	srv := startHTTP(t, []string{"serve", "--http", "0.0.0.0:0", "--insecure-no-auth"}, env)
 	_ = srv
 	srv.stop(t)
+}
+
+// TestHTTPS serves HTTPS with a certificate of the test's own: a client
+// trusting it works with a bearer token, plain HTTP to the port does not.
+func TestHTTPS(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t, pgtest.Demo)
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	tokensFile := filepath.Join(dir, "tokens.json")
+	code, stdout, stderr, _ := runPgmcp(t, 30*time.Second, baseEnv(), "token", "new", "tls-user", "--add", tokensFile)
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	token := strings.TrimSpace(stdout)
+	srv := startHTTP(t, []string{"serve", "--http", "127.0.0.1:0"}, baseEnv(
+		"PGMCP_DATABASE_URL="+db.ReaderURL, "PGMCP_POLICY_FILE="+demoPolicyFile(t),
+		"PGMCP_AUTH_TOKENS_FILE="+tokensFile, "PGMCP_TLS_CERT_FILE="+certFile, "PGMCP_TLS_KEY_FILE="+keyFile))
+	if !strings.HasPrefix(srv.base, "https://") {
+		t.Fatalf("pgmcp serves %s", srv.base)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	tr, err := transport.NewStreamableHTTP(srv.base+"/mcp", transport.WithHTTPBasicClient(hc),
+		transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client.NewClient(tr)
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	initialize(t, c)
+	if out := callQuery(t, c, map[string]any{"sql": "SELECT count(*) AS n FROM orders"}); out["row_count"] != float64(1) {
+		t.Errorf("query over HTTPS: %v", out)
+	}
+	plain := "http://" + strings.TrimPrefix(srv.base, "https://") + "/healthz"
+	if resp, err := http.Get(plain); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Errorf("plain HTTP to the HTTPS port answered 200")
+		}
+	}
+	srv.stop(t)
+
+	// Half a TLS configuration is refused at start.
+	code, _, stderr, _ = runPgmcp(t, 30*time.Second, baseEnv("PGMCP_DATABASE_URL="+db.ReaderURL, "PGMCP_TLS_CERT_FILE="+certFile), "serve", "--http", "127.0.0.1:0")
+	if code != 2 || !strings.Contains(stderr, "PGMCP_TLS_KEY_FILE") {
+		t.Errorf("certificate without key: exit %d, %s", code, stderr)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key, and returns
+// a pool trusting it.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pgmcp test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
 }

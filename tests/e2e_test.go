@@ -350,21 +350,21 @@ func startHTTP(t *testing.T, args, env []string) *httpServer {
 		}
 	})
 	// The port of the URL pgmcp logs; the host may be a wildcard address.
-	urlRE := regexp.MustCompile(`url=http://\S*:(\d+)/mcp`)
+	urlRE := regexp.MustCompile(`url=(https?)://\S*:(\d+)/mcp`)
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
+				found <- m[1] + "://127.0.0.1:" + m[2]
 				break
 			}
 		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()
 	select {
-	case port := <-found:
-		s.base = "http://127.0.0.1:" + port
+	case base := <-found:
+		s.base = base
 	case err := <-s.done:
 		t.Fatalf("pgmcp %v exited: %v\n%s", args, err, s.stderr.String())
 	case <-time.After(90 * time.Second):

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,6 +65,8 @@ type Config struct {
 	SchemaCommonValues bool          `env:"SCHEMA_COMMON_VALUES" envDefault:"true" desc:"Show the model the most common values of low-cardinality text and enum columns (from pg_stats; never blocked columns)."`
 
 	HTTPAddr        string        `env:"HTTP_ADDR" desc:"Serve streamable HTTP on this address instead of stdio (the --http flag wins)."`
+	TLSCertFile     string        `env:"TLS_CERT_FILE" desc:"PEM certificate (chain) to serve HTTPS instead of HTTP; with PGMCP_TLS_KEY_FILE. Without it, put a TLS proxy in front of any non-loopback listener."`
+	TLSKeyFile      string        `env:"TLS_KEY_FILE" desc:"PEM private key of PGMCP_TLS_CERT_FILE."`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" desc:"On SIGTERM/SIGINT, how long HTTP serving waits for calls in flight to finish."`
 
 	AuthTokensFile     string        `env:"AUTH_TOKENS_FILE" desc:"HTTP bearer tokens: a JSON list of {\"name\", \"token_sha256\", \"role\", \"databases\", \"policy\"} (see pgmcp token new). Only SHA-256 hashes are stored; SIGHUP reloads it."`
@@ -284,6 +287,13 @@ func (c *Config) Validate() error {
 			field = "AuthServers"
 		}
 		bad(field, "%s", ap.Message)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		bad("TLSCertFile", "set both PGMCP_TLS_CERT_FILE and PGMCP_TLS_KEY_FILE, or neither")
+	} else if c.TLSCertFile != "" {
+		if _, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile); err != nil {
+			bad("TLSCertFile", "cannot load the certificate and key: %v", err)
+		}
 	}
 	if c.PolicyFile != "" && len(c.AllowedSchemas) > 0 {
 		bad("AllowedSchemas", "set either it or PGMCP_POLICY_FILE, not both")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -452,11 +453,22 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 		ErrorLog:          log.New(slogWriter{a.log}, "", 0),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	scheme := "http"
+	if a.cfg.TLSCertFile != "" {
+		scheme = "https"
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		go func() { errc <- srv.ServeTLS(ln, a.cfg.TLSCertFile, a.cfg.TLSKeyFile) }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+		if a.auth != nil && !loopbackAddr(ln.Addr()) {
+			a.log.Warn("bearer tokens travel in clear over plain HTTP: serve HTTPS (PGMCP_TLS_CERT_FILE, PGMCP_TLS_KEY_FILE) or put a TLS proxy in front",
+				"addr", ln.Addr().String())
+		}
+	}
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	a.log.Info("serving MCP over streamable HTTP", "url", "http://"+ln.Addr().String()+"/mcp")
+	a.log.Info("serving MCP over streamable "+strings.ToUpper(scheme), "url", scheme+"://"+ln.Addr().String()+"/mcp")
 	select {
 	case err := <-errc:
 		return err
@@ -477,6 +489,12 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 	}
 	a.log.Info("stopped")
 	return nil
+}
+
+// loopbackAddr reports whether a listener's address is a loopback one.
+func loopbackAddr(addr net.Addr) bool {
+	ta, ok := addr.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 // readyz answers 200 when every database answers a ping within 2 seconds,
