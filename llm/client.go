@@ -373,6 +373,10 @@ func (c *Client) complete(parent context.Context, req Request) (*Response, outco
 	}
 }
 
+// reasoningAllowance is added to a reasoning model's token cap for the
+// reasoning it does before answering.
+const reasoningAllowance = 8192
+
 // chatRequest builds go-openai's request. Temperature stays 0 in the
 // struct (go-openai would drop it: omitempty); the wire adds it.
 func (c *Client) chatRequest(req Request, jsonMode bool) openai.ChatCompletionRequest {
@@ -382,7 +386,11 @@ func (c *Client) chatRequest(req Request, jsonMode bool) openai.ChatCompletionRe
 	}
 	r := openai.ChatCompletionRequest{Model: c.model, Messages: msgs}
 	if c.reasoning {
-		r.MaxCompletionTokens = req.MaxTokens
+		// max_completion_tokens counts the hidden reasoning too: a cap
+		// sized for the visible answer alone can leave it empty.
+		if req.MaxTokens > 0 {
+			r.MaxCompletionTokens = req.MaxTokens + reasoningAllowance
+		}
 	} else {
 		// max_tokens, deprecated by OpenAI, is what every local server
 		// (Ollama, llama.cpp, LM Studio, vLLM) understands.
