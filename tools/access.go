@@ -45,10 +45,10 @@ func (h *handlers) access(ctx context.Context, name string) (*access, error) {
 		return nil, &Error{Code: CodeForbidden, Message: fmt.Sprintf("%s may not use database %q", id.Name, db.Name),
 			Hint: "use one of: " + strings.Join(id.Databases, ", ")}
 	}
-	if len(id.Policy) == 0 {
+	if len(id.Policy) == 0 && id.Role == "" {
 		return a, nil
 	}
-	n, err := db.narrowed(id, a.policy)
+	n, err := db.narrowed(ctx, id, a.policy)
 	if err != nil {
 		return nil, err
 	}
@@ -56,11 +56,13 @@ func (h *handlers) access(ctx context.Context, name string) (*access, error) {
 	return a, nil
 }
 
-// narrowing is a database's policy narrowed for one identity, and the
-// schema cache that goes with it.
+// narrowing is a database's policy narrowed for one identity (by its own
+// policy and by what its role may read), and the schema cache that goes
+// with it.
 type narrowing struct {
 	base   *sqlguard.Policy // the database policy it was derived from
 	raw    string           // the identity's policy JSON
+	role   string           // the identity's role
 	policy *sqlguard.Policy
 	cache  *schema.Cache
 }
@@ -72,26 +74,83 @@ type narrowings struct {
 }
 
 // narrowed returns the database's policy narrowed for id, derived again
-// when the database's policy was reloaded or the identity's changed.
-func (db *Database) narrowed(id Identity, base *sqlguard.Policy) (*narrowing, error) {
+// when the database's policy was reloaded (refresh, SIGHUP) or the
+// identity changed. An identity with a role is also kept from what the role
+// may not read: relations it has no SELECT on (nor USAGE on their schema)
+// and columns it has no SELECT on are blocked, so the model is never shown
+// them and a query on them is refused by the guard rather than by
+// PostgreSQL.
+func (db *Database) narrowed(ctx context.Context, id Identity, base *sqlguard.Policy) (*narrowing, error) {
 	db.narrow.mu.Lock()
 	defer db.narrow.mu.Unlock()
-	if n, ok := db.narrow.m[id.Name]; ok && n.base == base && n.raw == string(id.Policy) {
+	if n, ok := db.narrow.m[id.Name]; ok && n.base == base && n.raw == string(id.Policy) && n.role == id.Role {
 		return n, nil
 	}
-	extra, err := sqlguard.ParseNarrowingJSON(id.Policy)
-	if err != nil {
-		return nil, &Error{Code: CodeInternal, Message: "the caller's policy is invalid; the server log has the details",
-			Err: fmt.Errorf("identity %s: policy: %w", id.Name, err)}
+	extra := &sqlguard.Policy{}
+	if len(id.Policy) > 0 {
+		var err error
+		if extra, err = sqlguard.ParseNarrowingJSON(id.Policy); err != nil {
+			return nil, &Error{Code: CodeInternal, Message: "the caller's policy is invalid; the server log has the details",
+				Err: fmt.Errorf("identity %s: policy: %w", id.Name, err)}
+		}
+	}
+	if id.Role != "" {
+		if err := db.roleLimits(ctx, id.Role, base, extra); err != nil {
+			return nil, err
+		}
 	}
 	p := Narrow(base, extra)
-	n := &narrowing{base: base, raw: string(id.Policy), policy: p,
+	n := &narrowing{base: base, raw: string(id.Policy), role: id.Role, policy: p,
 		cache: schema.NewCache(db.Pool, SchemaFilter(p), db.Schema.Options(), nil)}
 	if db.narrow.m == nil {
 		db.narrow.m = map[string]*narrowing{}
 	}
 	db.narrow.m[id.Name] = n
 	return n, nil
+}
+
+// roleLimits adds to extra the relations of base the role cannot read at
+// all, and the columns it cannot read of those it can read in part.
+func (db *Database) roleLimits(ctx context.Context, role string, base *sqlguard.Policy, extra *sqlguard.Policy) error {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT n.nspname || '.' || c.relname,
+		       has_schema_privilege($1, n.oid, 'USAGE') AND has_table_privilege($1, c.oid, 'SELECT'),
+		       has_schema_privilege($1, n.oid, 'USAGE') AND has_any_column_privilege($1, c.oid, 'SELECT'),
+		       ARRAY(SELECT a.attname::text FROM pg_attribute a
+		             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+		               AND NOT has_column_privilege($1, c.oid, a.attnum, 'SELECT'))
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+		  AND (n.nspname || '.' || c.relname = ANY($2)
+		       OR (coalesce(cardinality($2::text[]), 0) = 0 AND n.nspname = ANY($3)))`,
+		role, base.AllowedRelations, base.AllowedSchemas)
+	if err != nil {
+		return &Error{Code: CodeForbidden, Message: fmt.Sprintf("cannot use the caller's database role %q; the server log has the details", role),
+			Hint: "the role must exist, and pgmcp's login role must be a member of it", Err: err}
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rel string
+		var whole, some bool
+		var denied []string
+		if err := rows.Scan(&rel, &whole, &some, &denied); err != nil {
+			return &Error{Code: CodeInternal, Message: "cannot read the caller's privileges", Err: err}
+		}
+		switch {
+		case !some:
+			extra.BlockedRelations = append(extra.BlockedRelations, rel)
+		case !whole && len(denied) > 0:
+			if extra.BlockedColumns == nil {
+				extra.BlockedColumns = map[string][]string{}
+			}
+			extra.BlockedColumns[rel] = append(extra.BlockedColumns[rel], denied...)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return &Error{Code: CodeForbidden, Message: fmt.Sprintf("cannot use the caller's database role %q; the server log has the details", role),
+			Hint: "the role must exist, and pgmcp's login role must be a member of it", Err: err}
+	}
+	return nil
 }
 
 // Narrow returns base restricted by extra: extra's blocked relations and

@@ -27,7 +27,8 @@ func TestRowLevelSecurityPerIdentity(t *testing.T) {
 			CREATE ROLE `+alice+` NOLOGIN; CREATE ROLE `+bob+` NOLOGIN;
 			GRANT `+alice+`, `+bob+` TO `+login+`;
 			GRANT USAGE ON SCHEMA public TO `+alice+`, `+bob+`;
-			GRANT SELECT ON public.notes TO `+alice+`, `+bob+`;`)
+			GRANT SELECT ON public.notes TO `+alice+`;
+			GRANT SELECT (body) ON public.notes TO `+bob+`;`)
 		t.Cleanup(func() {
 			db.Exec(t, `DROP TABLE public.notes; DROP OWNED BY `+alice+`, `+bob+`; DROP ROLE `+alice+`; DROP ROLE `+bob+`;`)
 		})
@@ -59,6 +60,50 @@ func TestRowLevelSecurityPerIdentity(t *testing.T) {
 			t.Errorf("the login role itself: %+v", o)
 		}
 	}
+	// What a role may not read is blocked for its callers, and hidden from
+	// their schema: alice reads notes and nothing else; bob reads only
+	// notes.body.
+	for _, tc := range []struct {
+		who  Identity
+		sql  string
+		code string
+	}{
+		{Identity{Name: "alice", Role: alice}, "SELECT id FROM customers", string(sqlguard.CodeBlockedTable)},
+		{Identity{Name: "alice", Role: alice}, "SELECT owner, body FROM notes", ""},
+		{Identity{Name: "bob", Role: bob}, "SELECT owner FROM notes", string(sqlguard.CodeBlockedColumn)},
+		{Identity{Name: "bob", Role: bob}, "SELECT * FROM notes", string(sqlguard.CodeStarOnBlockedTable)},
+	} {
+		o := f.queryCtx(t, WithIdentity(t.Context(), tc.who), map[string]any{"sql": tc.sql})
+		if (tc.code == "") == o.isError || (tc.code != "" && o.err.Code != tc.code) {
+			t.Errorf("%s: %s → %+v, want %q", tc.who.Name, tc.sql, o.err, tc.code)
+		}
+	}
+	for _, tc := range []struct {
+		who  Identity
+		want string
+	}{{Identity{Name: "alice", Role: alice}, "notes(owner,body)"}, {Identity{Name: "bob", Role: bob}, "notes(body)"}} {
+		got := f.call(t, WithIdentity(t.Context(), tc.who), "get_schema", map[string]any{})
+		var sch SchemaResult
+		if err := json.Unmarshal(got.structured, &sch); got.isError || err != nil {
+			t.Fatalf("%s: %s %v", tc.who.Name, got.text, err)
+		}
+		var tables []string
+		for _, tb := range sch.Tables {
+			var cols []string
+			for _, c := range tb.Columns {
+				cols = append(cols, c.Name)
+			}
+			tables = append(tables, tb.Name+"("+strings.Join(cols, ",")+")")
+		}
+		if strings.Join(tables, " ") != tc.want {
+			t.Errorf("%s's schema: %v, want %s", tc.who.Name, tables, tc.want)
+		}
+	}
+	// A role that does not exist is refused with a clear code.
+	if o := f.queryCtx(t, WithIdentity(t.Context(), Identity{Name: "ghost", Role: "no_such_role_x"}), map[string]any{"sql": "SELECT 1 AS one"}); !o.isError || o.err.Code != string(CodeForbidden) {
+		t.Errorf("a role that does not exist: %+v", o)
+	}
+
 	// An identity with a role pgmcp cannot take gets a clear error.
 	o := f.queryCtx(t, WithIdentity(t.Context(), Identity{Name: "mallory", Role: "postgres"}), map[string]any{"sql": "SELECT 1 AS one"})
 	if !o.isError || o.err.SQLState != "42501" {
