@@ -32,9 +32,13 @@ func textValue(v any) string {
 	}
 }
 
+// mdEscaper escapes a value for a markdown table cell (built once: a
+// Replacer is costly to build).
+var mdEscaper = strings.NewReplacer("|", `\|`, "\r\n", " ", "\n", " ", "\r", " ", "\t", " ")
+
 // mdCell makes s safe and short for a markdown table cell.
 func mdCell(s string) string {
-	s = strings.NewReplacer("|", `\|`, "\r\n", " ", "\n", " ", "\r", " ", "\t", " ").Replace(s)
+	s = mdEscaper.Replace(s)
 	if utf8.RuneCountInString(s) > maxTextCell {
 		r := []rune(s)
 		s = string(r[:maxTextCell-1]) + "…"
