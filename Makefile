@@ -50,3 +50,7 @@ check: lint test ## What CI runs
 
 clean: ## Remove build output
 	rm -rf bin
+
+.PHONY: bench-compare
+bench-compare: ## Compare pgmcp with peer MCP servers, speed and security (npm installs the peers; ~20 min); rewrites docs/BENCHMARKS.md
+	$(GO) run ./tests/bench -update-docs docs/BENCHMARKS.md $(BENCHFLAGS)

@@ -34,6 +34,7 @@ func TestImportRules(t *testing.T) {
 		"cmd/pgmcp/httpauth": {"sqlguard", "tools"},
 		"cmd/pgmcp":          {"cmd/pgmcp/localpg", "cmd/pgmcp/demodb", "cmd/pgmcp/httpauth", "llm", "prompts", "schema", "sqlguard", "tools", "tools/pgexec"},
 		"tests/load":         {},
+		"tests/bench":        {"cmd/pgmcp/localpg", "cmd/pgmcp/demodb"},
 		"tests":              {},
 	}
 	// foreign lists third-party modules a package must not import.
