@@ -74,8 +74,7 @@ type ErrorInfo struct {
 
 // DescribeError classifies any error the way tool results do.
 func DescribeError(err error) ErrorInfo {
-	b := classify(err)
-	return ErrorInfo{Code: b.Code, Message: b.Message, Hint: b.Hint, SQL: b.SQL, SQLState: b.SQLState}
+	return ErrorInfo(classify(err))
 }
 
 // RenderExplainText is the explain tool's text output.
