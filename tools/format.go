@@ -7,8 +7,9 @@ import (
 	"unicode/utf8"
 )
 
-// textValue renders a result value for the text table.
-func textValue(v any) string {
+// ValueText renders a result value as text: NULL for nil, JSON for arrays
+// and json values, the value itself otherwise.
+func ValueText(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "NULL"

@@ -246,7 +246,7 @@ func renderQueryText(r *QueryResult) string {
 			}
 			b.WriteByte('|')
 			for _, v := range row {
-				b.WriteString(" " + mdCell(textValue(v)) + " |")
+				b.WriteString(" " + mdCell(ValueText(v)) + " |")
 			}
 			b.WriteByte('\n')
 		}

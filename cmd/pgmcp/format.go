@@ -2,44 +2,17 @@ package main
 
 import (
 	"encoding/csv"
-	"encoding/json"
-	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/pgmcp/pgmcp/tools"
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
 // maxTableCell is the widest a value is shown in an aligned table; longer
 // ones end with "…" (csv and json show every byte).
 const maxTableCell = 60
-
-// cellText is a result value as text: NULL for nil, JSON for arrays and
-// json values, the value itself otherwise.
-func cellText(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "NULL"
-	case string:
-		return x
-	case json.Number:
-		return x.String()
-	case json.RawMessage:
-		return string(x)
-	case bool:
-		if x {
-			return "true"
-		}
-		return "false"
-	default:
-		b, err := json.Marshal(x)
-		if err != nil {
-			return fmt.Sprint(x)
-		}
-		return string(b)
-	}
-}
 
 // numeric reports whether a column's values are right-aligned.
 func numeric(pgType string) bool {
@@ -78,7 +51,7 @@ func writeAligned(w io.Writer, cols []pgexec.Column, rows [][]any) {
 		cells[r] = make([]string, len(cols))
 		for i := range cols {
 			if i < len(row) {
-				cells[r][i] = oneLineCell(cellText(row[i]))
+				cells[r][i] = oneLineCell(tools.ValueText(row[i]))
 			}
 			width[i] = max(width[i], utf8.RuneCountInString(cells[r][i]))
 		}
@@ -150,7 +123,7 @@ func writeMarkdown(w io.Writer, cols []pgexec.Column, rows [][]any) {
 		for i := range cols {
 			var v string
 			if i < len(row) {
-				v = cellText(row[i])
+				v = tools.ValueText(row[i])
 			}
 			b.WriteString(" " + esc(v) + " |")
 		}
@@ -175,7 +148,7 @@ func writeCSV(w io.Writer, cols []pgexec.Column, rows [][]any) error {
 		for i := range cols {
 			rec[i] = ""
 			if i < len(row) && row[i] != nil {
-				rec[i] = cellText(row[i])
+				rec[i] = tools.ValueText(row[i])
 			}
 		}
 		if err := cw.Write(rec); err != nil {
