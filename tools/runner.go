@@ -37,6 +37,7 @@ type SchemaContext struct {
 	Database string
 	Text     string
 	Tokens   int
+	Budget   int // the token budget of a selection
 	Tables   int // tables shown
 	Total    int // tables the policy allows
 	Why      string
@@ -52,14 +53,14 @@ func (r *Runner) Schema(ctx context.Context, database, question string) (*Schema
 	if err != nil {
 		return nil, err
 	}
-	out := &SchemaContext{Database: a.db.Name}
+	out := &SchemaContext{Database: a.db.Name, Budget: a.schema.Options().TokenBudget}
 	if question == "" {
 		rd := prep.Render()
 		out.Text, out.Tokens = rd.Text, rd.Tokens
 		out.Tables, out.Total = len(prep.Snapshot().Tables), len(prep.Snapshot().Tables)
 		return out, nil
 	}
-	sel := prep.Select(question, a.schema.Options().TokenBudget)
+	sel := prep.Select(question, out.Budget)
 	rd := sel.Render()
 	out.Text, out.Tokens = rd.Text, rd.Tokens
 	out.Tables, out.Total, out.Why = len(sel.Tables), sel.Total, sel.Explain()

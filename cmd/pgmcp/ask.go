@@ -93,28 +93,11 @@ func runAsk(ctx context.Context, args, environ []string, stdin io.Reader, stdout
 	if err != nil {
 		return exitUsage
 	}
-	if flags.demo {
-		environ = demoEnviron(environ)
-	}
-	cfg, err := LoadConfig(environ)
+	runner, done, err := openCLI(ctx, environ, flags.demo, stderr)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	logger := newLogger(stderr, quietLevel(cfg, environ))
-	if flags.demo {
-		_, stop, err := startDemo(ctx, cfg, logger)
-		if err != nil {
-			return fail(stderr, err)
-		}
-		defer stop()
-	} else if err := cfg.RequireDatabase(); err != nil {
-		return fail(stderr, err)
-	}
-	a, runner, err := openRunner(ctx, cfg, logger)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	defer a.Close()
+	defer done()
 
 	question, sql := flags.input, ""
 	if flags.sql {
@@ -217,6 +200,34 @@ func askFailed(stderr io.Writer, err error) int {
 		return exitUsage
 	}
 	return exitFailure
+}
+
+// openCLI starts a terminal command (ask, schema): it loads the
+// configuration, starts the demo database when asked, and connects. done
+// closes the connections and stops the demo.
+func openCLI(ctx context.Context, environ []string, demo bool, stderr io.Writer) (runner *tools.Runner, done func(), err error) {
+	if demo {
+		environ = demoEnviron(environ)
+	}
+	cfg, err := LoadConfig(environ)
+	if err != nil {
+		return nil, nil, err
+	}
+	logger := newLogger(stderr, quietLevel(cfg, environ))
+	stop := func() {}
+	if demo {
+		if _, stop, err = startDemo(ctx, cfg, logger); err != nil {
+			return nil, nil, err
+		}
+	} else if err := cfg.RequireDatabase(); err != nil {
+		return nil, nil, err
+	}
+	a, runner, err := openRunner(ctx, cfg, logger)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return runner, func() { a.Close(); stop() }, nil
 }
 
 // quietLevel is the log level of the terminal commands: warnings only,

@@ -33,28 +33,11 @@ func runSchema(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "pgmcp schema: unexpected argument %q (a question goes in --question)\n", fs.Arg(0))
 		return exitUsage
 	}
-	if *demo {
-		environ = demoEnviron(environ)
-	}
-	cfg, err := LoadConfig(environ)
+	runner, done, err := openCLI(ctx, environ, *demo, stderr)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	logger := newLogger(stderr, quietLevel(cfg, environ))
-	if *demo {
-		_, stop, err := startDemo(ctx, cfg, logger)
-		if err != nil {
-			return fail(stderr, err)
-		}
-		defer stop()
-	} else if err := cfg.RequireDatabase(); err != nil {
-		return fail(stderr, err)
-	}
-	a, runner, err := openRunner(ctx, cfg, logger)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	defer a.Close()
+	defer done()
 	sc, err := runner.Schema(ctx, *database, strings.TrimSpace(*question))
 	if err != nil {
 		return askFailed(stderr, err)
@@ -63,7 +46,7 @@ func runSchema(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	if !strings.HasSuffix(sc.Text, "\n") {
 		fmt.Fprintln(stdout)
 	}
-	fmt.Fprintf(stderr, "-- database %s: %d of %d tables, ~%d tokens (budget %d)\n", sc.Database, sc.Tables, sc.Total, sc.Tokens, cfg.SchemaTokenBudget)
+	fmt.Fprintf(stderr, "-- database %s: %d of %d tables, ~%d tokens (budget %d)\n", sc.Database, sc.Tables, sc.Total, sc.Tokens, sc.Budget)
 	if sc.Why != "" {
 		fmt.Fprintf(stderr, "-- %s\n", strings.ReplaceAll(sc.Why, "\n", "\n-- "))
 	}
