@@ -138,18 +138,8 @@ func (e *Executor) Run(ctx context.Context, q *sqlguard.Query, lim Limits) (*Res
 	if err != nil {
 		return nil, err
 	}
-	// A connection is given back to the pool only when the pipeline ran to
-	// its end and the session is idle (rolled back); any other state closes
-	// it, which also ends its transaction and any statement still running.
 	healthy := false
-	defer func() {
-		if !healthy || conn.Conn().PgConn().TxStatus() != 'I' {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			_ = conn.Conn().Close(cctx)
-			cancel()
-		}
-		conn.Release()
-	}()
+	defer func() { release(ctx, conn, healthy) }()
 
 	pc := conn.Conn().PgConn()
 	pl := pc.StartPipeline(ctx)
@@ -504,4 +494,17 @@ func SanitizeMessage(sqlstate, msg string) string {
 		msg = afterColon.ReplaceAllString(msg, `: …`)
 	}
 	return msg
+}
+
+// release gives a connection back to the pool only when its pipeline ran
+// to its end (healthy) and the session is idle (rolled back, so the local
+// role and settings are gone); in any other state it closes it, which also
+// ends its transaction and any statement still running.
+func release(ctx context.Context, conn *pgxpool.Conn, healthy bool) {
+	if !healthy || conn.Conn().PgConn().TxStatus() != 'I' {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_ = conn.Conn().Close(cctx)
+		cancel()
+	}
+	conn.Release()
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -84,14 +83,7 @@ func (e *Executor) Explain(ctx context.Context, q *sqlguard.Query, lim Limits) (
 		return nil, err
 	}
 	healthy := false
-	defer func() {
-		if !healthy || conn.Conn().PgConn().TxStatus() != 'I' {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			_ = conn.Conn().Close(cctx)
-			cancel()
-		}
-		conn.Release()
-	}()
+	defer func() { release(ctx, conn, healthy) }()
 	const explain = "EXPLAIN (FORMAT JSON, VERBOSE, COSTS) "
 	pl := conn.Conn().PgConn().StartPipeline(ctx)
 	pl.SendQueryParams("BEGIN READ ONLY", nil, nil, nil, nil)
