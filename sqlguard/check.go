@@ -21,6 +21,7 @@ type Query struct {
 	rels  []*relRule
 	funcs []string
 	cols  []colRef
+	reads []string
 
 	fpOnce sync.Once
 	fp     string
@@ -49,6 +50,9 @@ func Check(sql string, p *Policy) (*Query, error) {
 }
 
 func check(sql string, c *compiled, slow bool) (*Query, *Error) {
+	if c.err != nil {
+		return nil, c.err
+	}
 	// Before parsing.
 	if len(sql) > c.maxSQLBytes {
 		return nil, &Error{Code: CodeTooLarge, Message: "the query is longer than " + strconv.Itoa(c.maxSQLBytes) + " bytes"}
@@ -99,12 +103,12 @@ func check(sql string, c *compiled, slow bool) (*Query, *Error) {
 	}
 
 	w := walker{c: c, sql: sql, maxDepth: c.maxDepth, slow: slow}
-	w.visitSelectStmt(sel)
-	w.finish()
+	w.selectStmt(sel)
 	if w.err != nil {
 		return nil, w.err
 	}
-	return &Query{sql: statementText(sql, raw), tree: tree, c: c, rels: w.rels, funcs: w.funcs, cols: w.cols}, nil
+	return &Query{sql: statementText(sql, raw), tree: tree, c: c, rels: w.rels, funcs: w.funcs, cols: w.cols,
+		reads: sortedUnique(w.reads)}, nil
 }
 
 func article(kind string) string {
@@ -184,9 +188,7 @@ func (q *Query) lists() {
 		q.relNames = sortedUnique(q.relNames)
 		q.funcNames = sortedUnique(append([]string(nil), q.funcs...))
 		for _, c := range q.cols {
-			if c.col != "" {
-				q.colNames = append(q.colNames, c.rel+"."+c.col)
-			}
+			q.colNames = append(q.colNames, c.rel+"."+c.col)
 		}
 		q.colNames = sortedUnique(q.colNames)
 	})
@@ -213,17 +215,24 @@ func (q *Query) Relations() []string {
 	return append([]string(nil), q.relNames...)
 }
 
-// Columns returns the columns the query references, best effort, sorted and
-// without duplicates: "schema.table.column" when the column is qualified by
-// a relation's name or alias, or is unqualified in a query level reading
-// exactly one relation; "?.column" when the relation cannot be told
-// (several relations in the level, or an output alias in ORDER BY). Columns
-// of subqueries, CTEs and functions in FROM are not listed (their own base
-// columns are, at the level that reads them), and neither are * and
-// whole-row references.
+// Columns returns the base-table columns the query references by name,
+// resolved against the catalog, as "schema.table.column", sorted and without
+// duplicates. Columns of subqueries, CTEs and functions in FROM are not
+// listed (their own base columns are, at the level that reads them), and
+// neither are * and whole-row references (Reads lists those).
 func (q *Query) Columns() []string {
 	q.lists()
 	return append([]string(nil), q.colNames...)
+}
+
+// Reads returns what the query reads from base relations, resolved against
+// the catalog, sorted and without duplicates: "schema.table.column" for a
+// column, "schema.table.*" for a whole row (a whole-row reference, or * that
+// the guard could not narrow). A read of a parent without ONLY lists its
+// descendants' columns too. Blocked columns never appear: a query that
+// would read one is refused.
+func (q *Query) Reads() []string {
+	return append([]string(nil), q.reads...)
 }
 
 // Functions returns the names of the functions the query calls (without a

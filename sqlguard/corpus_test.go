@@ -64,7 +64,25 @@ func shopPolicy(t testing.TB) *Policy {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.Catalog = shopCatalog(t, p.SearchPath)
 	return p
+}
+
+// shopCatalog is the Catalog of the corpus schema, shop_schema.sql.
+func shopCatalog(t testing.TB, searchPath []string) *Catalog {
+	t.Helper()
+	ddl, err := os.ReadFile(filepath.Join(corpusDir, "shop_schema.sql"))
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skip("shop_schema.sql not found")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := CatalogFromDDL(string(ddl), searchPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // dosLetThrough are the reject-corpus "dos" cases the parse tree cannot

@@ -91,21 +91,28 @@
 //     SETOF, user or domain types (their input functions and CHECK
 //     constraints run code): cast_not_allowed. Function-style casts
 //     (int4(x), text(x)) are allowlisted functions;
-//   - blocked columns (Policy.BlockedColumns), without type inference:
-//     any column reference (or field selection) naming, case-insensitively,
-//     a blocked column of any relation the query reads is rejected wherever
-//     it is, even unprojected (WHERE ssn LIKE '1%' is an oracle, CAST(ssn AS
-//     int) leaks through the error): blocked_column; * at a level whose
-//     FROM holds a table with blocked columns (directly or in a join), and
-//     x.* or ROW(x.*) when x is such a table or a join alias wrapping one
-//     (TABLE users is SELECT * FROM users): star_on_blocked_table; a bare
-//     reference to such a range — SELECT u, row_to_json(u), u::text, (u).f,
-//     format('%s', u), json_agg(u), a join alias j — from the same or an
-//     inner level: whole_row_reference; a column alias list on such a table
-//     (users AS u(a, b, c) renames by position), NATURAL JOIN with it, or
-//     USING naming one of its blocked columns: blocked_column. Derived
-//     tables of safe columns stay usable (SELECT s.* FROM (SELECT id, email
-//     FROM users) s); output aliases do not matter;
+//   - names, resolved against Policy.Catalog as PostgreSQL resolves them
+//     (resolve.go): a one-part name is a column of the innermost query
+//     level that has it, else a whole-row reference; t.c, s.t.c and
+//     db.s.t.c must name a real column (or system column) of the range,
+//     since otherwise PostgreSQL calls a function c(t): function_notation;
+//     (expr).f only where expr's composite type is known and has a field
+//     f: function_notation; names compare exactly after folding; the
+//     columns of subqueries, CTEs (and their column lists), VALUES, set
+//     operations, functions in FROM, alias lists at every level, USING and
+//     NATURAL merges; LATERAL, JOIN … ON and outer-level visibility; ORDER
+//     BY and DISTINCT ON prefer output names, GROUP BY input columns. What
+//     cannot be decided for certain is refused: unresolved_name;
+//   - blocked columns (Policy.BlockedColumns) follow every rename: a
+//     reference to one (any clause, even unprojected: WHERE ssn LIKE '1%'
+//     is an oracle): blocked_column; *, t.* and (t).* over a range that
+//     carries one: star_on_blocked_table; a whole-row reference to such a
+//     range (SELECT u, row_to_json(u), u::text, a join alias j):
+//     whole_row_reference; USING or NATURAL joining on one: blocked_column;
+//   - inheritance and partitions: a child or partition of a blocked table
+//     is blocked, and inherits its blocked columns; a parent read without
+//     ONLY whose descendant is blocked or not permitted, or a column blocked
+//     on a descendant read through the parent: blocked_descendant;
 //   - resource heuristics (resource_limit), cheap and not exhaustive:
 //     nesting deeper than Policy.MaxDepth (1000) or beyond protobuf's
 //     limit; a generate_series with constant bounds (numbers, or
@@ -143,7 +150,8 @@
 // # Decisions
 //
 //   - Operators: allowlisted by symbol (see above) rather than checked
-//     against pg_operator here; the package has no catalog. Builtin operators
+//     against pg_operator here; the catalog snapshot has relations and
+//     types only. Builtin operators
 //     only call builtin functions.
 //   - SQL value functions: user, role, database and schema names are refused
 //     as an information leak; date and time ones are allowed.
@@ -155,10 +163,9 @@
 //     sequences, large objects, or belong to an extension are not. Functions
 //     whose overloads differ in danger (ts_rewrite(tsquery, text) runs SQL)
 //     are left out entirely.
-//   - The blocked-column rules are by name and conservative: a column of
-//     another table that happens to share a blocked name is refused too when
-//     the blocked table is read in the same query.
-//   - Columns() is best effort (see its documentation).
+//   - Blocked column names are compared case-insensitively with the
+//     catalog's columns (a quoted "SSN" column is as blocked as ssn).
+//   - Columns() and Reads() come from the resolution, not from guesses.
 //   - LimitRows edits the parse tree and deparses it; see its documentation
 //     for LIMIT ALL, FETCH FIRST, WITH TIES and non-constant limits.
 //
@@ -171,10 +178,10 @@
 //     CVE-2018-1058 class) would be called instead of the builtin; the server
 //     verifies at start-up that none exists (AllowedFunctions,
 //     AllowedOperators) and should revoke CREATE on the schemas of its path.
-//   - Unqualified names: sqlguard resolves them from the policy; a relation
-//     that exists in an earlier search-path schema but is missing from
-//     AllowedRelations/BlockedRelations would be resolved differently by the
-//     server. A temporary table or type could shadow a name (pg_temp is
+//   - Unqualified names: sqlguard resolves them against the catalog
+//     snapshot; a relation created after the snapshot was taken is unknown
+//     to it (refused, or resolved to a later schema of the path until the
+//     snapshot is refreshed). A temporary table or type could shadow a name (pg_temp is
 //     searched first by the server); the read-only transaction cannot create
 //     one, and pooled connections must be reset (DISCARD ALL).
 //   - Expensive-but-legal queries: the heuristics above only see constants.

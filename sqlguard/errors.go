@@ -34,7 +34,10 @@ const (
 	CodeLexerDifferential   Code = "lexer_differential" // text a server with other settings would lex differently
 	CodeResourceLimit       Code = "resource_limit"     // visibly too expensive, or nested too deeply
 	CodeUnsupportedNode     Code = "unsupported_node"   // a construct outside the node-type allowlist
-	CodeInvalidPolicy       Code = "invalid_policy"     // the Policy itself is unusable (nil or malformed names)
+	CodeInvalidPolicy       Code = "invalid_policy"     // the Policy itself is unusable (nil, malformed names, no catalog)
+	CodeUnresolvedName      Code = "unresolved_name"    // a name the guard cannot resolve with certainty against the catalog
+	CodeFunctionNotation    Code = "function_notation"  // t.f or (expr).f where f is not a column or field: PostgreSQL would call f(t)
+	CodeBlockedDescendant   Code = "blocked_descendant" // a parent read without ONLY that has blocked partitions, children or columns
 )
 
 // Error is a rejection. Message is meant for users: it names the construct
@@ -44,6 +47,11 @@ type Error struct {
 	Code     Code
 	Message  string
 	Position int // 1-based character offset into the SQL; 0 if unknown
+
+	// absent: refused because a name the query uses is not in the catalog
+	// (a column or FROM entry that does not exist), which PostgreSQL would
+	// refuse too. Tests use it to tell false rejects from wrong queries.
+	absent bool
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -16,6 +16,13 @@ func ExampleCheck() {
 	if err != nil {
 		panic(err)
 	}
+	// Names are resolved against a catalog of the database: here from DDL.
+	p.Catalog, err = sqlguard.CatalogFromDDL(`
+		CREATE TABLE orders (id int PRIMARY KEY, status text, total numeric);
+		CREATE TABLE users (id int PRIMARY KEY, email text, ssn text);`, p.SearchPath)
+	if err != nil {
+		panic(err)
+	}
 	q, err := sqlguard.Check("SELECT status, count(*) FROM orders GROUP BY status;", p)
 	if err != nil {
 		panic(err)

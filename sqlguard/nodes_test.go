@@ -102,7 +102,6 @@ func TestEveryNodeTypeFailsClosed(t *testing.T) {
 						}
 					}()
 					w.visitSelectStmt(sel)
-					w.finish()
 				}()
 				switch {
 				case !allowed[name] && (w.err == nil || !rejectCodes[w.err.Code]):
@@ -145,7 +144,6 @@ func TestEveryFieldVisited(t *testing.T) {
 					}
 					w := walker{c: c, maxDepth: 100, slow: slow}
 					w.visitSelectStmt(sel)
-					w.finish()
 					return w.err
 				}
 				if base := run(validNode(name)); base != nil {

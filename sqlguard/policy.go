@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -56,6 +57,11 @@ type Policy struct {
 	// BlockedColumns maps "schema.table" to column names that may not be
 	// referenced at all.
 	BlockedColumns map[string][]string
+
+	// Catalog is the snapshot of the database every name is resolved
+	// against (required: Check refuses every query with invalid_policy
+	// without one). Per-caller narrowing keeps the same Catalog.
+	Catalog *Catalog
 
 	// MaxSQLBytes caps the input size (default 64 KiB).
 	MaxSQLBytes int
@@ -266,10 +272,22 @@ func lower(s string) string {
 	return s
 }
 
-// relRule is what the policy says about one permitted relation.
+// relRule is what the policy says about one relation of the catalog.
 type relRule struct {
 	key     string   // canonical schema.table
-	blocked []string // lower-cased blocked column names
+	info    *relInfo // the catalog relation (nil when the catalog lacks it)
+	blocked []string // lower-cased blocked column names, its own and its ancestors'
+	allowed bool     // the policy lets it be read
+	denied  bool     // blocked, itself or through an ancestor
+	// blockedDesc is a descendant that is blocked or not allowed: reading
+	// the relation without ONLY would read it.
+	blockedDesc string
+	// descCols are columns blocked on a descendant only (lower-cased name
+	// -> that descendant): reading them without ONLY reads blocked data.
+	descCols map[string]string
+
+	colsOnce  [2]sync.Once
+	colsCache [2]*relColumns
 }
 
 // compiled is the lookup form of a Policy.
@@ -286,6 +304,8 @@ type compiled struct {
 	blockedRel    map[string]bool     // lower-cased keys
 	blockedCols   map[string][]string // lower-cased table key -> lower-cased columns
 	blockedNames  map[string]bool     // every blocked column name, lower-cased
+	cat           *catalogIndex
+	rules         map[string]*relRule // catalog relation key -> rule
 
 	maxSQLBytes      int
 	maxSeriesRows    float64
@@ -302,6 +322,7 @@ type policySig struct {
 	pSearch, pSchemas, pAllowed, pBlocked           *string
 	pBlkCols                                        uintptr
 	limits                                          [5]int64
+	catalog                                         *Catalog
 }
 
 func first(s []string) *string {
@@ -319,6 +340,7 @@ func (p *Policy) signature() policySig {
 		pSearch: first(p.SearchPath), pSchemas: first(p.AllowedSchemas), pAllowed: first(p.AllowedRelations),
 		pBlocked: first(p.BlockedRelations),
 		limits:   [5]int64{int64(p.MaxSQLBytes), p.MaxSeriesRows, p.MaxStringBytes, p.MaxArrayElements, int64(p.MaxDepth)},
+		catalog:  p.Catalog,
 	}
 	if p.BlockedColumns != nil {
 		sig.pBlkCols = reflect.ValueOf(p.BlockedColumns).Pointer()
@@ -396,18 +418,74 @@ func compilePolicy(p *Policy) *compiled {
 		if c.blockedRel[strings.ToLower(r)] {
 			continue
 		}
-		c.allowedRel[r] = &relRule{key: r, blocked: c.blockedCols[strings.ToLower(r)]}
+		c.allowedRel[r] = &relRule{key: r, blocked: c.blockedCols[strings.ToLower(r)], allowed: true}
 	}
+	if p.Catalog == nil {
+		c.err = &Error{Code: CodeInvalidPolicy, Message: "the sqlguard policy has no catalog to resolve names against"}
+		return c
+	}
+	c.compileCatalog(p.Catalog.index())
 	return c
 }
 
-// ruleFor returns the rule of an allowed relation key, or nil.
-func (c *compiled) ruleFor(schema, key string) *relRule {
+// compileCatalog makes the rule of every catalog relation: allowed or not,
+// blocked itself or through an ancestor (a partition of a blocked table is
+// blocked), its blocked columns and its ancestors', and what of its
+// descendants is blocked (which makes a read without ONLY unsafe).
+func (c *compiled) compileCatalog(x *catalogIndex) {
+	c.cat = x
+	c.rules = make(map[string]*relRule, len(x.rels))
+	for key, ri := range x.rels {
+		r := &relRule{key: key, info: ri, blocked: c.blockedCols[lower(key)]}
+		r.allowed = c.allowedRel[key] != nil || (!c.exact && c.allowedSchema[ri.rel.Schema])
+		r.denied = c.blockedRel[lower(key)]
+		for _, a := range x.ancestors(key) {
+			if c.blockedRel[lower(a)] {
+				r.denied = true
+			}
+			r.blocked = append(r.blocked, c.blockedCols[lower(a)]...)
+		}
+		c.rules[key] = r
+	}
+	for key, r := range c.rules {
+		desc := append([]string(nil), x.rels[key].desc...)
+		sort.Strings(desc)
+		for _, d := range desc {
+			dr := c.rules[d]
+			if dr == nil {
+				continue
+			}
+			if (dr.denied || !dr.allowed) && r.blockedDesc == "" {
+				r.blockedDesc = d
+			}
+			for _, col := range dr.blocked {
+				if !containsFold(r.blocked, col) {
+					if r.descCols == nil {
+						r.descCols = map[string]string{}
+					}
+					if _, ok := r.descCols[col]; !ok {
+						r.descCols[col] = d
+					}
+				}
+			}
+		}
+	}
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// allows reports whether the policy lets relation key of schema be read,
+// for a relation the catalog does not have.
+func (c *compiled) allows(schema, key string) bool {
 	if c.exact {
-		return c.allowedRel[key]
+		return c.allowedRel[key] != nil
 	}
-	if !c.allowedSchema[schema] {
-		return nil
-	}
-	return &relRule{key: key, blocked: c.blockedCols[lower(key)]}
+	return c.allowedSchema[schema]
 }

@@ -6,21 +6,26 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 )
 
 // testPolicy is the corpus policy (shop_policy.json), built in code so these
-// tests run without the shared corpus.
+// tests run without the shared corpus, over testCatalog: the shop schema
+// and the additions of testcatalog_test.go, permitted and blocked as
+// testRelations, testBlockedRelations and testBlockedColumns say.
 func testPolicy() *Policy {
+	blockedCols := make(map[string][]string, len(testBlockedColumns))
+	for t, cols := range testBlockedColumns {
+		blockedCols[t] = append([]string(nil), cols...)
+	}
 	return &Policy{
-		Database:   "shop",
-		SearchPath: []string{"public"},
-		AllowedRelations: []string{
-			"public.customers", "public.orders", "public.order_items", "public.products",
-			"public.categories", "public.payments", "public.users", "sales.regions", "sales.orders",
-		},
-		BlockedRelations: []string{"public.api_keys"},
-		BlockedColumns:   map[string][]string{"public.users": {"password_hash", "ssn"}},
+		Database:         "shop",
+		SearchPath:       []string{"public"},
+		AllowedRelations: append([]string(nil), testRelations...),
+		BlockedRelations: append([]string(nil), testBlockedRelations...),
+		BlockedColumns:   blockedCols,
+		Catalog:          testCatalog(),
 	}
 }
 
@@ -186,11 +191,11 @@ var guardCases = []guardCase{
 	{"blocked column in window", "SELECT rank() OVER (PARTITION BY ssn) FROM users", CodeBlockedColumn},
 	{"blocked column through CTE", "WITH t(a, b) AS (SELECT id, ssn FROM users) SELECT b FROM t", CodeBlockedColumn},
 	{"blocked column in correlated subquery", "SELECT o.id, (SELECT ssn FROM users WHERE users.id = o.customer_id) FROM orders o", CodeBlockedColumn},
-	{"blocked column upper-case quoted", `SELECT "SSN" FROM users`, CodeBlockedColumn},
+	{"blocked column upper-case quoted", `SELECT "SSN" FROM users`, CodeUnresolvedName}, // users has no column "SSN": PostgreSQL would fail too
 	{"alias column list", "SELECT c6 FROM users u(c1, c2, c3, c4, c5, c6)", CodeBlockedColumn},
 	{"natural join", "SELECT u.id FROM users u NATURAL JOIN (SELECT '1'::text AS ssn) g", CodeBlockedColumn},
 	{"join using blocked column", "SELECT id FROM users JOIN (VALUES ('1')) v(ssn) USING (ssn)", CodeBlockedColumn},
-	{"field of a whole row", "SELECT (u.*).password_hash FROM users u", CodeStarOnBlockedTable},
+	{"field of a whole row", "SELECT (u.*).password_hash FROM users u", CodeBlockedColumn},
 	{"star", "SELECT * FROM users", CodeStarOnBlockedTable},
 	{"qualified star", "SELECT u.* FROM users u", CodeStarOnBlockedTable},
 	{"star over a join", "SELECT * FROM orders o JOIN users u ON u.id = o.customer_id", CodeStarOnBlockedTable},
@@ -206,7 +211,7 @@ var guardCases = []guardCase{
 	{"whole row by table name", "SELECT users FROM users", CodeWholeRowReference},
 	{"whole row in a function", "SELECT row_to_json(u) FROM users u", CodeWholeRowReference},
 	{"whole row cast", "SELECT u::text FROM users u", CodeWholeRowReference},
-	{"whole row field", "SELECT (u).ssn FROM users u", CodeWholeRowReference},
+	{"whole row field", "SELECT (u).ssn FROM users u", CodeBlockedColumn},
 	{"whole row in format", "SELECT format('%s', u) FROM users u", CodeWholeRowReference},
 	{"whole row in aggregate", "SELECT json_agg(u) FROM users u", CodeWholeRowReference},
 	{"whole row of a join alias", "SELECT j FROM (users u JOIN orders o ON o.customer_id = u.id) AS j", CodeWholeRowReference},
@@ -349,8 +354,8 @@ func TestQueryAccessors(t *testing.T) {
 	if got, want := q.Functions(), []string{"count", "lower"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Functions() = %q, want %q", got, want)
 	}
-	if got, want := q.Columns(), []string{"?.status", "public.customers.email", "public.customers.id",
-		"public.order_items.order_id", "public.orders.customer_id", "public.orders.id"}; !reflect.DeepEqual(got, want) {
+	if got, want := q.Columns(), []string{"public.customers.email", "public.customers.id",
+		"public.order_items.order_id", "public.orders.customer_id", "public.orders.id", "public.orders.status"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Columns() = %q, want %q", got, want)
 	}
 	fp := q.Fingerprint()
@@ -398,14 +403,25 @@ func TestAllowedLists(t *testing.T) {
 	}
 }
 
+// searchPathCatalog has the relations TestSearchPathResolution and
+// TestPolicyChangesAreNoticed name, in the schemas they name.
+var searchPathCatalog = sync.OnceValue(func() *Catalog {
+	return mustCatalogFromDDL(`CREATE SCHEMA private; CREATE SCHEMA sales;
+		CREATE TABLE public.anything (id int); CREATE TABLE private.anything (id int);
+		CREATE TABLE public.orders (id int, status text); CREATE TABLE sales.regions (id int, name text);
+		CREATE TABLE public.regions (id int, secret text); CREATE TABLE public.x (id int);
+		CREATE TABLE public.t (id int)`, []string{"public"})
+})
+
 func TestSearchPathResolution(t *testing.T) {
+	cat := searchPathCatalog()
 	// Schema mode: an unqualified name resolves in the first schema only when
 	// every schema of the path is allowed.
-	p := &Policy{SearchPath: []string{"public", "private"}, AllowedSchemas: []string{"public"}}
+	p := &Policy{SearchPath: []string{"public", "private"}, AllowedSchemas: []string{"public"}, Catalog: cat}
 	if _, err := Check("SELECT * FROM anything", p); err != nil {
 		t.Errorf("first schema allowed: %v", err)
 	}
-	p = &Policy{SearchPath: []string{"private", "public"}, AllowedSchemas: []string{"public"}}
+	p = &Policy{SearchPath: []string{"private", "public"}, AllowedSchemas: []string{"public"}, Catalog: cat}
 	if _, err := Check("SELECT * FROM anything", p); codeOf(err) != CodeRelationNotAllowed {
 		t.Errorf("unresolvable name: %v", err)
 	}
@@ -414,7 +430,7 @@ func TestSearchPathResolution(t *testing.T) {
 	}
 	// Exact mode: the first schema of the path that lists the name wins.
 	p = &Policy{SearchPath: []string{"sales", "public"}, AllowedRelations: []string{"public.orders", "sales.regions"},
-		BlockedRelations: []string{"public.regions"}}
+		BlockedRelations: []string{"public.regions"}, Catalog: cat}
 	q, err := Check("SELECT * FROM orders, regions WHERE true", p)
 	if err != nil {
 		t.Fatal(err)
@@ -424,17 +440,17 @@ func TestSearchPathResolution(t *testing.T) {
 	}
 	// A block in an earlier schema of the path wins.
 	p = &Policy{SearchPath: []string{"public", "sales"}, AllowedRelations: []string{"sales.regions"},
-		BlockedRelations: []string{"public.regions"}}
+		BlockedRelations: []string{"public.regions"}, Catalog: cat}
 	if _, err := Check("SELECT * FROM regions", p); codeOf(err) != CodeBlockedTable {
 		t.Errorf("blocked earlier in the path: %v", err)
 	}
 	// pg_catalog in the path is skipped (it is searched first anyway).
-	p = &Policy{SearchPath: []string{"pg_catalog", "public"}, AllowedSchemas: []string{"public"}}
+	p = &Policy{SearchPath: []string{"pg_catalog", "public"}, AllowedSchemas: []string{"public"}, Catalog: cat}
 	if _, err := Check("SELECT * FROM orders", p); err != nil {
 		t.Errorf("pg_catalog in the path: %v", err)
 	}
 	// No database name: three-part names are refused.
-	if _, err := Check("SELECT * FROM x.public.t", DefaultPolicy()); codeOf(err) != CodeRelationNotAllowed {
+	if _, err := Check("SELECT * FROM x.public.t", withCatalog(DefaultPolicy(), cat)); codeOf(err) != CodeRelationNotAllowed {
 		t.Errorf("three-part name without database: %v", err)
 	}
 }
@@ -447,8 +463,15 @@ func codeOf(err error) Code {
 	return ""
 }
 
+// withCatalog sets p.Catalog and returns p.
+func withCatalog(p *Policy, c *Catalog) *Policy {
+	p.Catalog = c
+	return p
+}
+
 func TestPolicyChangesAreNoticed(t *testing.T) {
-	p := DefaultPolicy()
+	cat := searchPathCatalog()
+	p := withCatalog(DefaultPolicy(), cat)
 	if _, err := Check("SELECT * FROM orders", p); err != nil {
 		t.Fatal(err)
 	}
@@ -456,14 +479,14 @@ func TestPolicyChangesAreNoticed(t *testing.T) {
 	if _, err := Check("SELECT * FROM orders", p); codeOf(err) != CodeBlockedTable {
 		t.Errorf("appended block not noticed: %v", err)
 	}
-	cp := &Policy{SearchPath: p.SearchPath, AllowedSchemas: []string{"sales"}}
+	cp := &Policy{SearchPath: p.SearchPath, AllowedSchemas: []string{"sales"}, Catalog: cat}
 	if _, err := Check("SELECT * FROM public.x", cp); codeOf(err) != CodeRelationNotAllowed {
 		t.Errorf("copy: %v", err)
 	}
 	if _, err := Check("SELECT 1", nil); codeOf(err) != CodeInvalidPolicy {
 		t.Errorf("nil policy: %v", err)
 	}
-	bad := &Policy{AllowedRelations: []string{"orders"}}
+	bad := &Policy{AllowedRelations: []string{"orders"}, Catalog: cat}
 	if _, err := Check("SELECT 1", bad); codeOf(err) != CodeInvalidPolicy {
 		t.Errorf("invalid policy: %v", err)
 	}
@@ -477,6 +500,7 @@ func TestParsePolicyJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.Catalog = testCatalog()
 	if p.Database != "shop" || len(p.AllowedRelations) != 2 || p.BlockedColumns["public.users"][1] != "ssn" || p.MaxSeriesRows != 10 {
 		t.Errorf("parsed %+v", p)
 	}

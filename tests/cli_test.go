@@ -172,6 +172,13 @@ func TestDoctor(t *testing.T) {
 		t.Errorf("good setup: exit %d\n%s", code, out)
 	}
 
+	// A blocked partition: its parent is readable only with ONLY.
+	code, out = doctor("a blocked partition", append(model, "PGMCP_DATABASE_URL="+db.ReaderURL, policy, "PGMCP_BLOCKED_TABLES=analytics.events_2025")...)
+	if code != 0 || !strings.Contains(out, "[warn] partitions and inheritance: reading this parent without ONLY is refused (blocked_descendant): "+
+		"analytics.events (partition or child blocked: analytics.events_2025)") || !strings.Contains(out, "FROM ONLY") || !strings.Contains(out, "1 warning") {
+		t.Errorf("blocked partition: exit %d\n%s", code, out)
+	}
+
 	// A superuser, and no model.
 	code, out = doctor("a superuser", "PGMCP_DATABASE_URL="+db.URL, policy)
 	if code != 1 || !strings.Contains(out, "[FAIL] role postgres is a superuser") || !strings.Contains(out, "CREATE ROLE pgmcp_reader LOGIN") ||

@@ -35,6 +35,7 @@ func TestImportRules(t *testing.T) {
 		"cmd/pgmcp":          {"cmd/pgmcp/localpg", "cmd/pgmcp/demodb", "cmd/pgmcp/httpauth", "llm", "prompts", "schema", "sqlguard", "tools", "tools/pgexec"},
 		"tests/load":         {},
 		"tests/bench":        {"cmd/pgmcp/localpg", "cmd/pgmcp/demodb"},
+		"tests/oracle":       {}, // the differential test against PostgreSQL: test files only
 		"tests":              {},
 	}
 	// foreign lists third-party modules a package must not import.

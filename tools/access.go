@@ -155,7 +155,8 @@ func (db *Database) roleLimits(ctx context.Context, role string, base *sqlguard.
 
 // Narrow returns base restricted by extra: extra's blocked relations and
 // columns are added, and when extra lists allowed relations or schemas,
-// only what both allow stays allowed. It never widens base.
+// only what both allow stays allowed. It never widens base. The result
+// resolves names against base's Catalog.
 func Narrow(base, extra *sqlguard.Policy) *sqlguard.Policy {
 	p := &sqlguard.Policy{
 		Database:         base.Database,
@@ -166,6 +167,8 @@ func Narrow(base, extra *sqlguard.Policy) *sqlguard.Policy {
 		BlockedColumns:   map[string][]string{},
 		MaxSQLBytes:      base.MaxSQLBytes, MaxSeriesRows: base.MaxSeriesRows, MaxStringBytes: base.MaxStringBytes,
 		MaxArrayElements: base.MaxArrayElements, MaxDepth: base.MaxDepth,
+		// The same snapshot: narrowing only takes away.
+		Catalog: base.Catalog,
 	}
 	for _, m := range []map[string][]string{base.BlockedColumns, extra.BlockedColumns} {
 		for t, cols := range m {

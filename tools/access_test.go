@@ -2,6 +2,7 @@ package tools
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -119,6 +120,7 @@ func (f *queryFixture) setPolicy(t *testing.T, js string) {
 		t.Fatal(err)
 	}
 	p.Database = f.db.Name
+	withCatalog(t, f.pool, p)
 	f.dbs[0].live.Store(p)
 	f.dbs[0].Schema.SetFilter(SchemaFilter(p))
 }
@@ -175,8 +177,13 @@ func TestIdentityDatabasesAndPolicy(t *testing.T) {
 }
 
 func TestNarrow(t *testing.T) {
-	base := &sqlguard.Policy{AllowedRelations: []string{"public.a", "public.b", "sales.c"},
-		BlockedColumns: map[string][]string{"public.a": {"x"}}}
+	cat, err := sqlguard.CatalogFromDDL(`CREATE TABLE a (x int, y int); CREATE TABLE b (id int);
+		CREATE SCHEMA sales; CREATE TABLE sales.c (id int);`, []string{"public"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := &sqlguard.Policy{SearchPath: []string{"public"}, AllowedRelations: []string{"public.a", "public.b", "sales.c"},
+		BlockedColumns: map[string][]string{"public.a": {"x"}}, Catalog: cat}
 	cases := []struct {
 		extra     string
 		allowed   string
@@ -194,6 +201,9 @@ func TestNarrow(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := Narrow(base, extra)
+		if p.Catalog != cat {
+			t.Errorf("Narrow(%s) does not keep the catalog", tc.extra)
+		}
 		cols := 0
 		for _, c := range p.BlockedColumns {
 			cols += len(c)
@@ -203,7 +213,7 @@ func TestNarrow(t *testing.T) {
 		}
 	}
 	// A base by schema is never widened.
-	byschema := &sqlguard.Policy{AllowedSchemas: []string{"public"}}
+	byschema := &sqlguard.Policy{SearchPath: []string{"public"}, AllowedSchemas: []string{"public"}, Catalog: cat}
 	extra, _ := sqlguard.ParseNarrowingJSON([]byte(`{"allowed_relations": ["sales.c", "public.a"]}`))
 	if p := Narrow(byschema, extra); strings.Join(p.AllowedRelations, ",") != "public.a" || len(p.AllowedSchemas) != 0 {
 		t.Errorf("by schema: %+v", p)
@@ -212,7 +222,11 @@ func TestNarrow(t *testing.T) {
 	if p := Narrow(byschema, extra); len(p.AllowedRelations) != 0 || len(p.AllowedSchemas) != 0 {
 		t.Errorf("disjoint schemas must allow nothing: %+v", p)
 	}
-	if _, err := sqlguard.Check("SELECT 1 FROM public.a", Narrow(byschema, extra)); err == nil {
-		t.Error("a policy narrowed to nothing allowed a query")
+	var ge *sqlguard.Error
+	if _, err := sqlguard.Check("SELECT 1 FROM public.a", Narrow(byschema, extra)); !errors.As(err, &ge) || ge.Code == sqlguard.CodeInvalidPolicy {
+		t.Errorf("a policy narrowed to nothing: %v, want a refusal of the relation", err)
+	}
+	if _, err := sqlguard.Check("SELECT y FROM public.a", Narrow(byschema, &sqlguard.Policy{})); err != nil {
+		t.Errorf("a narrowed policy resolves against the base's catalog: %v", err)
 	}
 }

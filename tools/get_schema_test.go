@@ -74,6 +74,7 @@ func newTestServer(t testing.TB, opts ...client.ClientOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	withCatalog(t, pool, policy)
 	tight := schema.DefaultOptions()
 	tight.TokenBudget = 700
 	dbs := []*Database{

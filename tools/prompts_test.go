@@ -22,6 +22,7 @@ func withDatabases(t testing.TB, policies ...[2]string) fixtureOpts {
 				t.Fatal(err)
 			}
 			p.Database = d.Databases[0].Policy.Database
+			withCatalog(t, d.Databases[0].Pool, p)
 			d.Databases = append(d.Databases, &Database{Name: np[0], Pool: d.Databases[0].Pool, Policy: p, ServerVersion: "15", TimeZone: "UTC"})
 		}
 	}}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,7 @@ func newQueryFixture(t testing.TB, o fixtureOpts) *queryFixture {
 		blocked = demoBlocked(t)
 	}
 	policy.Database = db.Name
+	withCatalog(t, pool, policy)
 	f := &queryFixture{db: db, pool: pool, blocked: blocked}
 	deps := Deps{
 		Databases: []*Database{{Name: "demo", Pool: pool, Policy: policy, ServerVersion: "15", TimeZone: "UTC"}},
@@ -224,7 +226,8 @@ func TestQueryArgumentErrors(t *testing.T) {
 		{map[string]any{"sql": "SELECT * FROM billing.payment_cards"}, string(sqlguard.CodeBlockedTable)},
 		{map[string]any{"sql": "SELECT 1; COMMIT; DROP TABLE orders"}, string(sqlguard.CodeMultipleStatements)},
 		{map[string]any{"sql": "SELEC 1"}, string(sqlguard.CodeSyntaxError)},
-		{map[string]any{"sql": "SELECT nosuch FROM orders"}, string(pgexec.CodeQueryFailed)},
+		{map[string]any{"sql": "SELECT nosuch FROM orders"}, string(sqlguard.CodeUnresolvedName)},
+		{map[string]any{"sql": "SELECT 1 / (id - id) FROM orders"}, string(pgexec.CodeQueryFailed)},
 		{map[string]any{"question": "how many orders?"}, string(CodeLLMNotConfigured)},
 	}
 	for _, tc := range cases {
@@ -473,4 +476,50 @@ func activeBackends(t *testing.T, admin *pgxpool.Pool, db string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// withCatalog gives p the catalog of the test database the guard resolves
+// names against, as the server does: the schemas of p's search path and
+// those it allows. As the server does too, an exact relation list then
+// allows the partitions of the partitioned tables it allows (the demo's
+// analytics.events).
+func withCatalog(t testing.TB, q pgexec.Querier, p *sqlguard.Policy) *sqlguard.Policy {
+	t.Helper()
+	schemas := append([]string(nil), p.SearchPath...)
+	if len(schemas) == 0 {
+		schemas = []string{"public"}
+	}
+	for _, s := range SchemaFilter(p).Schemas {
+		if !slices.Contains(schemas, s) {
+			schemas = append(schemas, s)
+		}
+	}
+	cat, err := pgexec.LoadCatalog(context.Background(), q, schemas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Catalog = cat
+	if len(p.AllowedRelations) > 0 {
+		kind := map[string]sqlguard.RelKind{}
+		for _, r := range cat.Relations {
+			kind[r.Schema+"."+r.Name] = r.Kind
+		}
+		for added := true; added; {
+			added = false
+			for _, r := range cat.Relations {
+				key := r.Schema + "." + r.Name
+				if slices.Contains(p.AllowedRelations, key) || slices.Contains(p.BlockedRelations, key) {
+					continue
+				}
+				for _, parent := range r.Parents {
+					if kind[parent] == sqlguard.KindPartitioned && slices.Contains(p.AllowedRelations, parent) {
+						p.AllowedRelations = append(p.AllowedRelations, key)
+						added = true
+						break
+					}
+				}
+			}
+		}
+	}
+	return p
 }

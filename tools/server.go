@@ -37,11 +37,13 @@ type Database struct {
 	// call Schema.Invalidate() to have it reloaded (SIGHUP).
 	Schema *schema.Cache
 	// Policy is what sqlguard lets queries read, as resolved against the
-	// catalog at start.
+	// catalog at start. Its Catalog (pgexec.LoadCatalog) is required: the
+	// guard resolves every name against it.
 	Policy *sqlguard.Policy
 	// Resolve, when set, resolves the policy against the catalog again (the
-	// relation list of its allowed schemas): Reload calls it, for
-	// get_schema's refresh and for SIGHUP, so new tables become queryable.
+	// relation list of its allowed schemas, and a fresh catalog snapshot):
+	// Reload calls it, for get_schema's refresh and for SIGHUP, so new
+	// tables become queryable.
 	Resolve func(ctx context.Context) (*sqlguard.Policy, error)
 	// live is the policy last resolved by Reload (nil: Policy).
 	live atomic.Pointer[sqlguard.Policy]
@@ -168,6 +170,10 @@ func newHandlers(d Deps) (*handlers, error) {
 	for _, db := range d.Databases {
 		if db.Policy == nil {
 			return nil, fmt.Errorf("tools: database %q has no policy", db.Name)
+		}
+		if db.Policy.Catalog == nil {
+			// sqlguard would refuse every query (invalid_policy).
+			return nil, fmt.Errorf("tools: database %q: the policy has no catalog to resolve names against (pgexec.LoadCatalog)", db.Name)
 		}
 		if db.Exec == nil {
 			db.Exec = pgexec.NewExecutor(db.Pool)

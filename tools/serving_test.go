@@ -74,7 +74,7 @@ func TestAuditOneRecordPerCall(t *testing.T) {
 	}{
 		{"query", map[string]any{"sql": "SELECT email FROM customers ORDER BY id LIMIT 3"}, nil, "allowed", "", 3},
 		{"query", map[string]any{"sql": "SELECT phone FROM customers"}, nil, "blocked_column", "blocked_column", -1},
-		{"query", map[string]any{"sql": "SELECT nosuch FROM orders"}, nil, "allowed", "query_failed", -1},
+		{"query", map[string]any{"sql": "SELECT 1 / (id - id) FROM orders"}, nil, "allowed", "query_failed", -1},
 		{"query", map[string]any{"question": "How many orders were cancelled?"}, nil, "allowed", "", 1},
 		{"explain", map[string]any{"sql": "SELECT id FROM orders WHERE id = 5"}, nil, "allowed", "", -1},
 		{"explain", map[string]any{"sql": "DELETE FROM orders"}, nil, "not_select", "", -1},

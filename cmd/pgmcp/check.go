@@ -3,14 +3,18 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/pgmcp/pgmcp/sqlguard"
+	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
 // Exit codes of `pgmcp check`.
@@ -24,16 +28,22 @@ const (
 // rejects any single query above the policy's max_sql_bytes).
 const maxCheckInput = 256 << 20
 
-const checkUsageText = `Usage: pgmcp check [--policy FILE] [--jsonl] < input
+const checkUsageText = `Usage: pgmcp check [--policy FILE] [--jsonl] (--database-url URL | --schema FILE.sql) < input
 
-Validates SQL with sqlguard, without a database, and prints one JSON line
-per query:
+Validates SQL with sqlguard and prints one JSON line per query:
 
   {"allowed": true,  "code": "", "message": "", "sql": "..."}
   {"allowed": false, "code": "function_not_allowed", "message": "...", "sql": "..."}
 
 code and message are always present; they are empty strings for an allowed
 query. sql is the input query as given.
+
+The guard resolves every name against a catalog, as PostgreSQL does, so
+check needs one: --database-url URL (else PGMCP_DATABASE_URL) reads it from
+a database (the policy's search path and allowed schemas, as the login role
+sees them; only catalog queries are run, on a read-only session), and
+--schema FILE.sql reads it from DDL (CREATE SCHEMA, TABLE, VIEW, TYPE).
+With a database, a policy without "database" takes the database's name.
 
 Without --jsonl the whole of stdin is one query. With --jsonl every
 non-empty input line is a JSON object with a "sql" string field (other
@@ -43,10 +53,18 @@ Without --policy the default policy is used: every relation of schema
 public, search_path public, nothing blocked.
 
 Exit status: 0 if every query is allowed, 1 if any is rejected, 2 on a usage
-error, an unreadable or invalid policy, or a malformed JSONL line.
+error, no catalog (or one that cannot be read), an unreadable or invalid
+policy, or a malformed JSONL line.
 
 Flags:
 `
+
+// checkNoCatalog is the one line `pgmcp check` prints without a catalog.
+const checkNoCatalog = "pgmcp check: no catalog to resolve names against: pass --database-url URL (or set PGMCP_DATABASE_URL) or --schema FILE.sql"
+
+// checkConnectTimeout bounds connecting to the database and reading its
+// catalog.
+const checkConnectTimeout = 30 * time.Second
 
 // checkVerdict is one output line of `pgmcp check`.
 type checkVerdict struct {
@@ -56,12 +74,15 @@ type checkVerdict struct {
 	SQL     string `json:"sql"`
 }
 
-// runCheck implements `pgmcp check [--policy FILE] [--jsonl]`.
-func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// runCheck implements `pgmcp check [--policy FILE] [--jsonl]
+// (--database-url URL | --schema FILE.sql)`.
+func runCheck(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	policyFile := fs.String("policy", "", "sqlguard policy `FILE` (JSON, as shop_policy.json); default: all of schema public")
 	jsonl := fs.Bool("jsonl", false, "read JSON Lines, one {\"sql\": ...} object per line")
+	dbURL := fs.String("database-url", "", "resolve names against the catalog of the database at `URL` (default: PGMCP_DATABASE_URL)")
+	schemaFile := fs.String("schema", "", "resolve names against the DDL of `FILE.sql` (CREATE SCHEMA, TABLE, VIEW, TYPE)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, checkUsageText)
 		fs.PrintDefaults()
@@ -77,6 +98,17 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return checkUsage
 	}
+	if *dbURL != "" && *schemaFile != "" {
+		fmt.Fprintln(stderr, "pgmcp check: give either --database-url or --schema, not both")
+		return checkUsage
+	}
+	if *dbURL == "" && *schemaFile == "" {
+		*dbURL = envValue(environ, "PGMCP_DATABASE_URL")
+	}
+	if *dbURL == "" && *schemaFile == "" {
+		fmt.Fprintln(stderr, checkNoCatalog)
+		return checkUsage
+	}
 
 	policy := sqlguard.DefaultPolicy()
 	if *policyFile != "" {
@@ -89,6 +121,24 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "pgmcp check: %s: %v\n", *policyFile, err)
 			return checkUsage
 		}
+	}
+	if *schemaFile != "" {
+		b, err := os.ReadFile(*schemaFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "pgmcp check: cannot read the schema: %v\n", err)
+			return checkUsage
+		}
+		searchPath := policy.SearchPath
+		if len(searchPath) == 0 {
+			searchPath = []string{"public"}
+		}
+		if policy.Catalog, err = sqlguard.CatalogFromDDL(string(b), searchPath); err != nil {
+			fmt.Fprintf(stderr, "pgmcp check: %s: %v\n", *schemaFile, err)
+			return checkUsage
+		}
+	} else if err := checkCatalogFromDatabase(ctx, *dbURL, policy); err != nil {
+		fmt.Fprintf(stderr, "pgmcp check: %v\n", err)
+		return checkUsage
 	}
 
 	out := bufio.NewWriter(stdout)
@@ -161,4 +211,44 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return checkRejected
 	}
 	return checkAllAllowed
+}
+
+// checkCatalogFromDatabase sets policy's catalog from the database at url
+// (the schemas of its search path and those it allows), and its database
+// name when the policy has none. The session is pgexec's: read-only, the
+// policy's search path pinned.
+func checkCatalogFromDatabase(ctx context.Context, url string, policy *sqlguard.Policy) error {
+	ctx, cancel := context.WithTimeout(ctx, checkConnectTimeout)
+	defer cancel()
+	searchPath := policy.SearchPath
+	if len(searchPath) == 0 {
+		searchPath = []string{"public"}
+	}
+	pool, err := pgexec.NewPool(ctx, url, pgexec.Options{SearchPath: searchPath, MaxConns: 1, ConnectTimeout: checkConnectTimeout})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if policy.Database == "" {
+		if err := pool.QueryRow(ctx, "SELECT pg_catalog.current_database()").Scan(&policy.Database); err != nil {
+			return fmt.Errorf("cannot read the database name: %s", pgexec.ScrubPassword(err.Error(), url))
+		}
+	}
+	cat, err := pgexec.LoadCatalog(ctx, pool, catalogSchemas(policy))
+	if err != nil {
+		return err
+	}
+	policy.Catalog = cat
+	return nil
+}
+
+// envValue returns the value of variable name in environ ("" when unset).
+func envValue(environ []string, name string) string {
+	v := ""
+	for _, kv := range environ {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+			v = val // the last one wins, as in a shell
+		}
+	}
+	return v
 }

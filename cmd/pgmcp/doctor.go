@@ -23,7 +23,8 @@ const doctorUsage = `usage: pgmcp doctor
 Checks, with the same PGMCP_* configuration as serve: the configuration;
 each database (reachable, its version, the role is not a superuser and
 cannot write, create or reach the server's files and processes,
-standard_conforming_strings, no function shadowing a builtin, the policy);
+standard_conforming_strings, no function shadowing a builtin, the policy
+and what its blocks imply through partitions and inheritance children);
 the model endpoint. Prints a fix for each problem. Exit status 0 when
 everything passes, 1 when something fails, 2 on a usage error.
 `
@@ -231,9 +232,28 @@ func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
 				len(p.AllowedRelations), plural(len(p.AllowedRelations), "", "s"),
 				len(p.BlockedRelations), plural(len(p.BlockedRelations), "", "s"),
 				countColumns(p.BlockedColumns), plural(countColumns(p.BlockedColumns), "", "s"))
+			d.inheritance(p)
 			d.grants(ctx, pool, r.Name, p.AllowedRelations)
 			d.examples(dc, p)
 		}
+	}
+}
+
+// inheritance says what the policy's blocks imply through partitions and
+// inheritance children: a warning when a parent can then be read only with
+// ONLY, a note when the partitions or children of a blocked table are
+// blocked with it.
+func (d *doctor) inheritance(p *sqlguard.Policy) {
+	in := inheritanceOf(p)
+	switch {
+	case len(in.Parents) > 0:
+		d.warn("partitions and inheritance: "+in.String(),
+			"query such a parent with ONLY (SELECT ... FROM ONLY parent) or query its partitions and children directly;\n"+
+				"or, if the whole parent is meant to be readable, unblock and allow its partitions and children (and their columns)")
+	case len(in.Children) > 0:
+		d.ok("partitions and inheritance: %s", in.String())
+	case in.parented > 0:
+		d.ok("partitions and inheritance: no block reaches through the %d partition%s and inheritance children", in.parented, plural(in.parented, "", "s"))
 	}
 }
 

@@ -6,7 +6,8 @@
 //
 //	pgmcp serve [--http ADDR]   serve MCP over stdio (default) or streamable HTTP at ADDR/mcp
 //	pgmcp demo  [--http ADDR]   the same, on a private throwaway PostgreSQL holding the demo database
-//	pgmcp check [--policy FILE] [--jsonl]   validate SQL from stdin, one JSON verdict a query
+//	pgmcp check [--policy FILE] [--jsonl] (--database-url URL | --schema FILE.sql)
+//	                            validate SQL from stdin, one JSON verdict a query
 //	pgmcp ask "question"        answer a question at the terminal (--sql, --explain, --format)
 //	pgmcp schema                print the schema the model sees (--question for the selection)
 //	pgmcp doctor                check the configuration, the database role and the model
@@ -35,7 +36,9 @@ const usage = `pgmcp — ask PostgreSQL questions in plain English, safely (an M
 Usage:
   pgmcp serve [--http ADDR]              serve MCP over stdio, or streamable HTTP at http://ADDR/mcp
   pgmcp demo  [--http ADDR]              serve the built-in demo database on a private throwaway PostgreSQL
-  pgmcp check [--policy FILE] [--jsonl]  validate SQL read from stdin; one JSON verdict per query
+  pgmcp check [--policy FILE] [--jsonl] (--database-url URL | --schema FILE.sql)
+                                         validate SQL read from stdin, resolved against a database's
+                                         catalog or a DDL file; one JSON verdict per query
   pgmcp ask [flags] "question"           answer a question (or --sql "SELECT …") and print the result
   pgmcp schema [--question "…"]          print the schema the model sees (the relevance selection for a question)
   pgmcp doctor                           check configuration, database, role and model, with a fix for each problem
@@ -71,7 +74,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	case "demo":
 		return runDemo(ctx, args[1:], environ, stdin, stdout, stderr)
 	case "check":
-		return runCheck(args[1:], stdin, stdout, stderr)
+		return runCheck(ctx, args[1:], environ, stdin, stdout, stderr)
 	case "ask":
 		return runAsk(ctx, args[1:], environ, stdin, stdout, stderr)
 	case "schema":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -68,10 +69,28 @@ func buildPolicy(cfg *Config, dc DatabaseConfig) (*dbPolicy, error) {
 // schemas returns every schema the policy lets be read.
 func (p *dbPolicy) schemas() []string { return tools.SchemaFilter(p.Policy).Schemas }
 
+// catalogSchemas returns the schemas whose catalog the guard resolves a
+// policy's names against: those of its search path (public when it has
+// none), then those it allows.
+func catalogSchemas(p *sqlguard.Policy) []string {
+	out := append([]string(nil), p.SearchPath...)
+	if len(out) == 0 {
+		out = []string{"public"}
+	}
+	for _, s := range tools.SchemaFilter(p).Schemas {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // resolve fills in what the catalog knows: the database name, the exact
-// relation list of the allowed schemas, and the blocks that partitions
-// inherit from their blocked parents. It then checks that no function
-// outside pg_catalog shadows an allowlisted builtin.
+// relation list of the allowed schemas, the blocks that partitions
+// inherit from their blocked parents, and the catalog snapshot the guard
+// resolves names against (of the search path and the allowed schemas). It
+// then checks that no function outside pg_catalog shadows an allowlisted
+// builtin.
 func (p *dbPolicy) resolve(ctx context.Context, pool *pgxpool.Pool) error {
 	var dbname string
 	if err := pool.QueryRow(ctx, "SELECT current_database()").Scan(&dbname); err != nil {
@@ -81,6 +100,12 @@ func (p *dbPolicy) resolve(ctx context.Context, pool *pgxpool.Pool) error {
 		return &ConfigError{Problems: []string{fmt.Sprintf("the policy is for database %q but the URL connects to %q", p.Database, dbname)}}
 	}
 	p.Database = dbname
+
+	cat, err := pgexec.LoadCatalog(ctx, pool, catalogSchemas(p.Policy))
+	if err != nil {
+		return err
+	}
+	p.Catalog = cat
 
 	rels, err := pgexec.ListRelations(ctx, pool, p.schemas())
 	if err != nil {

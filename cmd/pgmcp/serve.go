@@ -260,6 +260,10 @@ func openDatabase(ctx context.Context, cfg *Config, dc DatabaseConfig, logger *s
 	if err := pol.resolve(ictx, pool); err != nil {
 		return nil, fmt.Errorf("database %q: %w", dc.Name, err)
 	}
+	if in := inheritanceOf(pol.Policy); !in.empty() {
+		logger.Warn("the policy's blocks reach through partitions and inheritance: "+in.String(),
+			"database", dc.Name, "parents", strings.Join(in.parents, ","))
+	}
 	resolve := func(ctx context.Context) (*sqlguard.Policy, error) {
 		p, err := buildPolicy(cfg, dc)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,7 +51,9 @@ func readCorpus(t *testing.T, name string) []corpusCase {
 	return out
 }
 
-func shopPolicy(t *testing.T, db string) *sqlguard.Policy {
+// shopPolicy is the corpus policy for database db, resolving names against
+// the catalog q reads.
+func shopPolicy(t *testing.T, db string, q Querier) *sqlguard.Policy {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(pgtest.SharedDir(), "corpus", "shop_policy.json"))
 	if err != nil {
@@ -61,6 +64,16 @@ func shopPolicy(t *testing.T, db string) *sqlguard.Policy {
 		t.Fatal(err)
 	}
 	p.Database = db
+	// The search path and the schemas of the allowed relations (sales).
+	schemas := append([]string(nil), p.SearchPath...)
+	for _, r := range p.AllowedRelations {
+		if s, _, _ := strings.Cut(r, "."); !slices.Contains(schemas, s) {
+			schemas = append(schemas, s)
+		}
+	}
+	if p.Catalog, err = LoadCatalog(t.Context(), q, schemas); err != nil {
+		t.Fatal(err)
+	}
 	return p
 }
 
@@ -121,7 +134,7 @@ func TestAcceptedCorpusRunsReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	pol := shopPolicy(t, db.Name)
+	pol := shopPolicy(t, db.Name, pool)
 	ex := NewExecutor(pool)
 	ok := 0
 	for _, c := range cases {

@@ -36,6 +36,9 @@ func newExecFixture(t testing.TB, setup string) *execFixture {
 	pol := &sqlguard.Policy{Database: db.Name, SearchPath: []string{"public"}, AllowedSchemas: []string{"public", "billing", "analytics"},
 		BlockedRelations: []string{"billing.payment_cards"},
 		BlockedColumns:   map[string][]string{"public.customers": {"phone", "date_of_birth"}}}
+	if pol.Catalog, err = LoadCatalog(t.Context(), pool, []string{"public", "billing", "analytics"}); err != nil {
+		t.Fatal(err)
+	}
 	return &execFixture{db: db, pool: pool, ex: NewExecutor(pool), pol: pol}
 }
 
