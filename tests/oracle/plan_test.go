@@ -138,6 +138,11 @@ type extractor struct {
 	printed   map[string][]string          // plan alias -> column names as EXPLAIN prints them, attnum order
 	real      map[string]map[string]string // plan alias -> printed name -> catalog name
 	out       *planReads
+	// noBare is set while walking a subtree with no scan of the bare
+	// relation: an unprefixed name there (the targetlist of a dummy Result
+	// left where ONLY of a partitioned table planned to nothing, say) is
+	// not that relation's column.
+	noBare bool
 }
 
 func (x *extractor) aliases(n planNode) error {
@@ -194,8 +199,28 @@ func children(n planNode) []planNode {
 	return out
 }
 
+// scansAlias reports whether n or a node below it scans plan alias alias.
+func scansAlias(n planNode, alias string) bool {
+	if a, _ := n["Alias"].(string); a == alias {
+		if _, ok := n["Relation Name"]; ok {
+			return true
+		}
+	}
+	for _, c := range children(n) {
+		if scansAlias(c, alias) {
+			return true
+		}
+	}
+	return false
+}
+
 // walk collects the reads of n and its children. parent is nil at the top.
 func (x *extractor) walk(n, parent planNode, rel string) {
+	saved := x.noBare
+	if x.bareRel != "" && !scansAlias(n, x.bareAlias) {
+		x.noBare = true
+	}
+	defer func() { x.noBare = saved }()
 	for k, v := range n {
 		if k == "Plans" || metaKeys[k] {
 			continue
@@ -393,7 +418,7 @@ func (x *extractor) expr(s string, callsOnly bool) {
 			}
 			continue
 		}
-		if x.bareRel != "" && x.bareColumn(t.val) {
+		if x.bareRel != "" && !x.noBare && x.bareColumn(t.val) {
 			x.read(x.bareAlias, t.val)
 			continue
 		}
