@@ -137,11 +137,6 @@ func (c *Catalog) index() *catalogIndex {
 	return c.idx
 }
 
-// relation returns the catalog relation schema.name, or nil.
-func (x *catalogIndex) relation(schema, name string) *relInfo {
-	return x.rels[schema+"."+name]
-}
-
 // ancestors returns every ancestor of key, transitively.
 func (x *catalogIndex) ancestors(key string) []string {
 	var out []string

@@ -144,7 +144,6 @@ type stats struct {
 	runnable                    int
 	unmappable                  int // explained, but the oracle cannot map the column alias lists
 	errSamples                  []string
-	failSamples                 []string
 	refusedCodes                map[string]int
 	maxErrSamples, maxFailShown int
 }
