@@ -118,7 +118,10 @@ func readsFromPlan(js []byte, meta *dbMeta, sql string) (*planReads, error) {
 	// shows as a plan with exactly one node carrying an alias, and no
 	// targetlist naming a column as alias.col (a flattened subquery or a
 	// view keeps its range-table entry without a node of its own).
-	if len(x.base) == 1 && len(x.other) == 0 {
+	// A relation planned away (ONLY of a partitioned table, a constant-false
+	// qual) leaves a dummy Result whose targetlist may print its columns
+	// unprefixed too; bare names are then not attributed at all.
+	if len(x.base) == 1 && len(x.other) == 0 && !hasDummyResult(root) {
 		for alias, rel := range x.base {
 			if !prefixedOutput(root, alias) {
 				x.bareRel, x.bareAlias = rel, alias
@@ -197,6 +200,20 @@ func children(n planNode) []planNode {
 		}
 	}
 	return out
+}
+
+// hasDummyResult reports whether the plan has a Result node with a
+// constant-false filter (what a relation planned away leaves).
+func hasDummyResult(n planNode) bool {
+	if n["Node Type"] == "Result" && n["One-Time Filter"] == "false" {
+		return true
+	}
+	for _, c := range children(n) {
+		if hasDummyResult(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // scansAlias reports whether n or a node below it scans plan alias alias.

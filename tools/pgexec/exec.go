@@ -425,10 +425,12 @@ func (e *Executor) acquire(ctx context.Context, lim Limits) (*pgxpool.Conn, erro
 func execError(ctx context.Context, err error) error {
 	var pe *pgconn.PgError
 	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		// pgx cancels the statement in the server, which then answers
+		// 57014 too: the caller's cancel is what happened, not a timeout.
+		return &Error{Code: CodeCancelled, Message: "the query was cancelled", Err: err}
 	case errors.As(err, &pe):
 		return pgError(pe)
-	case errors.Is(ctx.Err(), context.Canceled):
-		return &Error{Code: CodeCancelled, Message: "the query was cancelled", Err: err}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return &Error{Code: CodeQueryTimeout, Message: "the query did not finish in time", Err: err}
 	case pgconn.SafeToRetry(err) || isNetError(err):
