@@ -121,7 +121,8 @@ func readsFromPlan(js []byte, meta *dbMeta, sql string) (*planReads, error) {
 	// A relation planned away (ONLY of a partitioned table, a constant-false
 	// qual) leaves a dummy Result whose targetlist may print its columns
 	// unprefixed too; bare names are then not attributed at all.
-	if len(x.base) == 1 && len(x.other) == 0 && !hasDummyResult(root) {
+	x.dummy = hasDummyResult(root)
+	if len(x.base) == 1 && len(x.other) == 0 && !x.dummy {
 		for alias, rel := range x.base {
 			if !prefixedOutput(root, alias) {
 				x.bareRel, x.bareAlias = rel, alias
@@ -146,6 +147,7 @@ type extractor struct {
 	// left where ONLY of a partitioned table planned to nothing, say) is
 	// not that relation's column.
 	noBare bool
+	dummy  bool // the plan has a relation planned away (hasDummyResult)
 }
 
 func (x *extractor) aliases(n planNode) error {
@@ -439,8 +441,10 @@ func (x *extractor) expr(s string, callsOnly bool) {
 			x.read(x.bareAlias, t.val)
 			continue
 		}
-		if _, ok := x.base[t.val]; ok {
-			x.read(t.val, "*") // a whole-row reference printed without .*
+		if _, ok := x.base[t.val]; ok && !x.dummy {
+			// A whole-row reference printed without .* (beside a relation
+			// planned away, a bare name may be that relation's column).
+			x.read(t.val, "*")
 		}
 	}
 }
