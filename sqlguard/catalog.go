@@ -2,6 +2,7 @@ package sqlguard
 
 import (
 	"errors"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -135,6 +136,26 @@ func (c *Catalog) index() *catalogIndex {
 		c.idx = x
 	})
 	return c.idx
+}
+
+// Ancestors returns the tables relation key ("schema.name") inherits from
+// or is a partition of, transitively, sorted.
+func (c *Catalog) Ancestors(key string) []string {
+	a := c.index().ancestors(key)
+	sort.Strings(a)
+	return a
+}
+
+// Descendants returns the inheritance children and partitions of relation
+// key, transitively, sorted: what reading it without ONLY also reads.
+func (c *Catalog) Descendants(key string) []string {
+	ri := c.index().rels[key]
+	if ri == nil {
+		return nil
+	}
+	d := append([]string(nil), ri.desc...)
+	sort.Strings(d)
+	return d
 }
 
 // ancestors returns every ancestor of key, transitively.

@@ -37,7 +37,6 @@ func inheritanceOf(p *sqlguard.Policy) inheritance {
 		return out
 	}
 	rels := map[string]*sqlguard.Relation{}
-	children := map[string][]string{}
 	for i := range p.Catalog.Relations {
 		r := &p.Catalog.Relations[i]
 		key := r.Schema + "." + r.Name
@@ -45,37 +44,7 @@ func inheritanceOf(p *sqlguard.Policy) inheritance {
 		if len(r.Parents) > 0 {
 			out.parented++
 		}
-		for _, parent := range r.Parents {
-			children[parent] = append(children[parent], key)
-		}
 	}
-	// walk returns every relation reached from key by next, transitively,
-	// sorted.
-	walk := func(key string, next func(string) []string) []string {
-		seen := map[string]bool{key: true}
-		var found []string
-		stack := append([]string(nil), next(key)...)
-		for len(stack) > 0 {
-			k := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			found = append(found, k)
-			stack = append(stack, next(k)...)
-		}
-		slices.Sort(found)
-		return found
-	}
-	parentsOf := func(k string) []string {
-		if r := rels[k]; r != nil {
-			return r.Parents
-		}
-		return nil
-	}
-	childrenOf := func(k string) []string { return children[k] }
-
 	blocked := map[string]bool{}
 	for _, b := range p.BlockedRelations {
 		blocked[strings.ToLower(b)] = true
@@ -102,7 +71,7 @@ func inheritanceOf(p *sqlguard.Policy) inheritance {
 		if blocked[strings.ToLower(key)] {
 			return true
 		}
-		for _, a := range walk(key, parentsOf) {
+		for _, a := range p.Catalog.Ancestors(key) {
 			if blocked[strings.ToLower(a)] {
 				return true
 			}
@@ -116,14 +85,14 @@ func inheritanceOf(p *sqlguard.Policy) inheritance {
 	}
 	slices.Sort(keys)
 	for _, key := range keys {
-		desc := walk(key, childrenOf)
+		desc := p.Catalog.Descendants(key)
 		if len(desc) == 0 {
 			continue
 		}
 		if blocked[strings.ToLower(key)] {
 			// Name a blocked table once, at the top of its blocked tree.
 			top := true
-			for _, a := range walk(key, parentsOf) {
+			for _, a := range p.Catalog.Ancestors(key) {
 				if blocked[strings.ToLower(a)] {
 					top = false
 				}
@@ -138,7 +107,7 @@ func inheritanceOf(p *sqlguard.Policy) inheritance {
 		}
 		// The columns blocked on key, directly or through its ancestors.
 		own := blockedCols[strings.ToLower(key)]
-		for _, a := range walk(key, parentsOf) {
+		for _, a := range p.Catalog.Ancestors(key) {
 			own = append(own, blockedCols[strings.ToLower(a)]...)
 		}
 		var notAllowed, cols, blockedDesc []string
