@@ -1,6 +1,7 @@
 package sqlguard
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -263,18 +264,20 @@ func (w *walker) targetList(list []*pg.Node, inExists bool) []column {
 			w.walkResTarget(rt, fResTarget_Val)
 			continue
 		}
-		w.node(rt.Val)
-		w.walkResTarget(rt, fResTarget_Val)
 		c := column{}
+		if cr := rt.GetVal().GetColumnRef(); cr != nil {
+			// A bare column keeps its type (for (x).f on the output).
+			if r := w.columnRef(cr); r.err == nil && r.col != nil {
+				c.typ = r.col.typ
+			}
+		} else {
+			w.node(rt.Val)
+		}
+		w.walkResTarget(rt, fResTarget_Val)
 		if rt.Name != "" {
 			c.name, c.certain = rt.Name, true
 		} else {
 			c.name, c.certain = figureColname(rt.Val)
-		}
-		if cr := rt.GetVal().GetColumnRef(); cr != nil {
-			if r := w.resolveColumnRef(cr); r.err == nil && r.col != nil {
-				c.typ = r.col.typ
-			}
 		}
 		out = append(out, c)
 	}
@@ -886,7 +889,7 @@ func (w *walker) joinExpr(j *pg.JoinExpr) []*item {
 		}
 		for _, l := range lcols {
 			for _, r := range rcols {
-				if l.name == r.name && !contains(using, l.name) {
+				if l.name == r.name && !slices.Contains(using, l.name) {
 					using = append(using, l.name)
 				}
 			}
@@ -947,9 +950,7 @@ func (w *walker) joinExpr(j *pg.JoinExpr) []*item {
 	w.walkJoinExpr(j, fJoinExpr_Larg|fJoinExpr_Rarg|fJoinExpr_Quals)
 
 	jit := &item{cols: res, complete: lok && rok, kind: "join"}
-	for _, c := range res {
-		jit.wholeReads = append(jit.wholeReads, c.reads...)
-	}
+	jit.wholeReads = readsOf(res)
 	if j.Alias != nil {
 		jit.name, jit.relVisible, jit.colsVisible = j.Alias.Aliasname, true, true
 		jit.cols = w.aliasColumns(jit.cols, j.Alias.Colnames, -1, "join "+ident(j.Alias.Aliasname))
@@ -974,15 +975,6 @@ func readsOf(cols []column) []string {
 		out = append(out, c.reads...)
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // visibleCols are the columns a JOIN side contributes: those of its items
@@ -1194,9 +1186,7 @@ func (w *walker) resolveName(n *pg.ColumnRef, name string) resolved {
 			if loc := int(n.Location); loc >= 0 && loc < len(w.sql) && w.sql[loc] == '"' {
 				msg += ` (double quotes make a name; write a string with single quotes)`
 			}
-			r := w.refErr(CodeUnresolvedName, n, msg)
-			r.err.absent = true
-			return r
+			return invalidRef(w.refErr(CodeUnresolvedName, n, msg))
 		}
 		return resolved{err: err}
 	}
@@ -1255,13 +1245,18 @@ func (w *walker) findRelation(n *pg.ColumnRef, schema, name string) (*item, *Err
 }
 
 // visitColumnRef applies the column, whole-row and star rules.
-func (w *walker) visitColumnRef(n *pg.ColumnRef) {
+func (w *walker) visitColumnRef(n *pg.ColumnRef) { w.columnRef(n) }
+
+// columnRef resolves and checks a column reference, and returns what it
+// resolved to.
+func (w *walker) columnRef(n *pg.ColumnRef) resolved {
 	w.walkColumnRef(n, 0)
 	if w.err != nil {
-		return
+		return resolved{err: w.err}
 	}
 	r := w.resolveColumnRef(n)
 	w.useRef(n, r)
+	return r
 }
 
 // useRef checks what a resolved reference reads and records it.
@@ -1373,9 +1368,6 @@ func (w *walker) expandStar(n *pg.ColumnRef) []column {
 				w.fail(code, n.Location, what+" over "+it.describe()+" would read the blocked column "+
 					ident(c.blocked)+": list the columns")
 				return nil
-			}
-			if !c.certain {
-				// Passed through as is: its name stays uncertain.
 			}
 			w.readCol(c)
 			out = append(out, column{name: c.name, certain: c.certain, typ: c.typ})

@@ -185,8 +185,7 @@ func (w *walker) resolve(n *pg.RangeVar) *relRule {
 			return nil
 		}
 	}
-	w.fail(CodeRelationNotAllowed, n.Location, "relation "+ident(n.Relname)+" is not allowed (no such relation in the search path)")
-	w.err.absent = true
+	w.failInvalid(CodeRelationNotAllowed, n.Location, "relation "+ident(n.Relname)+" is not allowed (no such relation in the search path)")
 	return nil
 }
 

@@ -194,22 +194,12 @@ func checkOne(ctx context.Context, it item, st *stats) (failure string, fatal er
 		if !isServerError(err) {
 			return "", fmt.Errorf("%s: explain: %w", it.src, err)
 		}
-		st.mu.Lock()
-		st.pgErrors++
-		if len(st.errSamples) < st.maxErrSamples {
-			st.errSamples = append(st.errSamples, fmt.Sprintf("%s: %v\n    %s", it.src, err, oneLine(q.SQL())))
-		}
-		st.mu.Unlock()
+		st.notJudged(&st.pgErrors, it.src, err, q.SQL())
 		return "", nil
 	}
 	pr, err := readsFromPlan(js, it.tg.meta, q.SQL())
 	if errors.Is(err, errUnmappable) {
-		st.mu.Lock()
-		st.unmappable++
-		if len(st.errSamples) < st.maxErrSamples {
-			st.errSamples = append(st.errSamples, fmt.Sprintf("%s: %v\n    %s", it.src, err, oneLine(q.SQL())))
-		}
-		st.mu.Unlock()
+		st.notJudged(&st.unmappable, it.src, err, q.SQL())
 		return "", nil
 	}
 	if err != nil {
@@ -347,5 +337,16 @@ func (st *stats) report(t *testing.T, failures []string) {
 	}
 	if len(failures) > st.maxFailShown {
 		t.Errorf("%s: %d failing queries in all (%d shown)", st.name, len(failures), st.maxFailShown)
+	}
+}
+
+// notJudged counts a query the oracle could not judge in *counter and keeps
+// a few samples for the log.
+func (st *stats) notJudged(counter *int, src string, err error, sql string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	*counter++
+	if len(st.errSamples) < st.maxErrSamples {
+		st.errSamples = append(st.errSamples, fmt.Sprintf("%s: %v\n    %s", src, err, oneLine(sql)))
 	}
 }
