@@ -306,6 +306,7 @@ type compiled struct {
 	blockedNames  map[string]bool     // every blocked column name, lower-cased
 	cat           *catalogIndex
 	rules         map[string]*relRule // catalog relation key -> rule
+	namesCache
 
 	maxSQLBytes      int
 	maxSeriesRows    float64

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/pgmcp/pgmcp/llm"
@@ -131,6 +132,8 @@ func execHint(c pgexec.Code) string {
 		return "the database is not reachable right now; try again later"
 	case pgexec.CodeQueryFailed:
 		return "fix the query; get_schema lists the tables, columns and types"
+	case pgexec.CodeResultTooLarge:
+		return "select fewer or shorter columns (left(col, n), length(col)) or aggregate"
 	}
 	return ""
 }
@@ -155,6 +158,11 @@ func errorResult(ctx context.Context, log *slog.Logger, tool string, err error) 
 		level = slog.LevelError
 	}
 	log.Log(ctx, level, "tool call failed", "tool", tool, "code", body.Code, "err", err)
+	// PostgreSQL's own text may hold row values: only at debug level.
+	var pge *pgconn.PgError
+	if errors.As(err, &pge) && log.Enabled(ctx, slog.LevelDebug) {
+		log.DebugContext(ctx, "postgres error, full text", "tool", tool, "sqlstate", pge.Code, "message", pge.Message, "detail", pge.Detail, "hint", pge.Hint)
+	}
 	text, _ := json.Marshal(body)
 	return &mcp.CallToolResult{
 		Content: []mcp.Content{mcp.TextContent{Type: "text", Text: string(text)}},

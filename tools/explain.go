@@ -154,8 +154,73 @@ func (h *handlers) plan(ctx context.Context, a *access, q *sqlguard.Query) (*pge
 		return nil, err
 	}
 	defer leave()
-	return a.db.Exec.Explain(ctx, q, h.limits(a, h.deps.MaxRows))
+	p, err := a.db.Exec.Explain(ctx, q, h.limits(a, h.deps.MaxRows))
+	if err != nil {
+		return nil, err
+	}
+	redactPlan(p, a.policy)
+	return p, nil
 }
+
+// hiddenIndex and hiddenExpr stand in the plan for what the policy hides.
+const (
+	hiddenIndex = "(an index over a blocked column)"
+	hiddenExpr  = "(hidden: it involves a column the policy blocks)"
+)
+
+// redactPlan hides, in place, what a plan would show of blocked columns,
+// which get_schema hides: the names of indexes that cover one (an index
+// name often lists its columns), and every condition or key that names
+// one (a view's or a row-level security policy's condition can).
+func redactPlan(p *pgexec.Plan, pol *sqlguard.Policy) {
+	hiddenIdx := map[string]bool{}
+	for name, ix := range p.Indexes {
+		for _, c := range ix.Columns {
+			if pol.HidesColumn(c) {
+				hiddenIdx[name] = true
+			}
+		}
+	}
+	expr := func(s string) string {
+		if s != "" && mentionsBlocked(s, pol) {
+			return hiddenExpr
+		}
+		return s
+	}
+	for _, root := range []*pgexec.PlanNode{&p.Root, &p.AsRun} {
+		root.Walk(func(n *pgexec.PlanNode, _ int) {
+			if _, known := p.Indexes[n.IndexName]; n.IndexName != "" && (hiddenIdx[n.IndexName] || !known) {
+				n.IndexName = hiddenIndex
+			}
+			n.Filter, n.IndexCond, n.RecheckCond = expr(n.Filter), expr(n.IndexCond), expr(n.RecheckCond)
+			n.HashCond, n.MergeCond, n.JoinFilter = expr(n.HashCond), expr(n.MergeCond), expr(n.JoinFilter)
+			for i := range n.SortKey {
+				n.SortKey[i] = expr(n.SortKey[i])
+			}
+			for i := range n.GroupKey {
+				n.GroupKey[i] = expr(n.GroupKey[i])
+			}
+		})
+	}
+}
+
+// mentionsBlocked reports whether an expression of a plan names a column
+// the policy blocks: any identifier of it, quoted or not.
+func mentionsBlocked(s string, pol *sqlguard.Policy) bool {
+	for _, m := range planIdent.FindAllString(s, -1) {
+		if strings.HasPrefix(m, `"`) {
+			m = strings.ReplaceAll(m[1:len(m)-1], `""`, `"`)
+		}
+		if pol.HidesColumn(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// planIdent matches the identifiers of a plan expression (and, harmlessly,
+// words inside its string constants).
+var planIdent = regexp.MustCompile(`"(?:[^"]|"")+"|[\pL_][\pL\pN_$]*`)
 
 // rejected fills out for a query the guard refused: its verdict, never a
 // plan.

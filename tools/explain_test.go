@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -246,5 +247,52 @@ func TestReviewSQLPrompt(t *testing.T) {
 	req.Params.Arguments = map[string]string{}
 	if _, err := f.c.GetPrompt(t.Context(), req); err == nil {
 		t.Error("review_sql without sql or question was accepted")
+	}
+}
+
+// TestExplainHidesBlockedColumns: a plan names neither an index that covers
+// a blocked column nor a condition over one (a view's, here), and planning
+// runs under the short explain timeout.
+func TestExplainHidesBlockedColumns(t *testing.T) {
+	f := newQueryFixture(t, fixtureOpts{setup: func(db *pgtest.DB) {
+		db.Exec(t, `DROP INDEX IF EXISTS public.customers_country_code_idx;
+			CREATE INDEX customers_country_phone_secret_idx ON public.customers (country_code, phone);
+			CREATE VIEW public.reachable_customers AS SELECT id, first_name FROM public.customers WHERE phone LIKE '+1%';
+			GRANT SELECT ON public.reachable_customers TO `+pgtest.Reader+`;
+			ANALYZE public.customers`)
+	}, deps: func(d *Deps) { d.Limits.ExplainTimeout = 500 * time.Millisecond }})
+	f.setPolicy(t, `{"search_path": ["public"], "allowed_schemas": ["public"],
+		"blocked_columns": {"public.customers": ["phone", "date_of_birth"]}}`)
+	for _, sql := range []string{
+		"SELECT country_code FROM customers WHERE country_code = 'ZZ'",
+		"SELECT id FROM customers WHERE country_code = 'US'",
+		"SELECT first_name FROM reachable_customers",
+	} {
+		o, out := f.explain(t, map[string]any{"sql": sql})
+		if o.isError || out.Plan == nil {
+			t.Fatalf("explain %s: %s", sql, o.text)
+		}
+		tree := strings.Join(out.Plan.Tree, "\n")
+		for _, leak := range []string{"phone", "secret_idx", "+1", "country_phone"} {
+			if strings.Contains(o.text, leak) || strings.Contains(tree, leak) {
+				t.Errorf("explain of %s shows %q:\n%s", sql, leak, tree)
+			}
+		}
+		t.Logf("%s:\n%s", sql, tree)
+		if strings.Contains(sql, "'ZZ'") && !strings.Contains(tree, hiddenIndex) {
+			t.Errorf("the plan of %s should use the index, shown as %q:\n%s", sql, hiddenIndex, tree)
+		}
+	}
+	// Folding constants at plan time stops at the explain timeout.
+	start := time.Now()
+	// Thirty folds of about 60 ms each: nearly 2 s of planning, refused at 500 ms.
+	fold := "SELECT " + strings.Repeat("length(regexp_replace(repeat('ab', 50000), '(a|b)', 'xy', 'g')) + ", 29) +
+		"length(regexp_replace(repeat('ab', 50000), '(a|b)', 'xy', 'g')) AS n"
+	o, _ := f.explain(t, map[string]any{"sql": fold})
+	if !o.isError || !strings.Contains(o.text, "query_timeout") {
+		t.Errorf("explain of a huge fold: %s, want query_timeout", o.text)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("explain of a huge fold took %s, want about the 500ms explain timeout", d)
 	}
 }

@@ -98,12 +98,20 @@ var (
 		[]string{"database", "kind"}, nil)
 	poolWait = prometheus.NewDesc("pgmcp_pool_acquire_wait_seconds_total", "Time spent waiting for a connection.",
 		[]string{"database"}, nil)
+	sessionResets = prometheus.NewDesc("pgmcp_session_resets_total",
+		"Connections found with session state left by a call (advisory locks, prepared statements…) and reset with DISCARD ALL, by reason.",
+		[]string{"database", "reason"}, nil)
+	sessionDiscards = prometheus.NewDesc("pgmcp_session_discards_total",
+		"Connections closed after a call instead of reused (state that could not be reset, a result left unread, a broken or oversized message), by reason.",
+		[]string{"database", "reason"}, nil)
 )
 
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- poolConns
 	ch <- poolAcquires
 	ch <- poolWait
+	ch <- sessionResets
+	ch <- sessionDiscards
 }
 
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
@@ -119,5 +127,15 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(poolAcquires, prometheus.CounterValue, float64(v), db.Name, kind)
 		}
 		ch <- prometheus.MustNewConstMetric(poolWait, prometheus.CounterValue, s.AcquireDuration().Seconds(), db.Name)
+		if db.Exec == nil {
+			continue
+		}
+		st := db.Exec.SessionStats()
+		for reason, n := range st.Resets {
+			ch <- prometheus.MustNewConstMetric(sessionResets, prometheus.CounterValue, float64(n), db.Name, reason)
+		}
+		for reason, n := range st.Discards {
+			ch <- prometheus.MustNewConstMetric(sessionDiscards, prometheus.CounterValue, float64(n), db.Name, reason)
+		}
 	}
 }

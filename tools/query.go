@@ -161,6 +161,7 @@ func (h *handlers) limits(a *access, maxRows int) pgexec.Limits {
 	lim := h.deps.Limits
 	lim.MaxRows = maxRows
 	lim.Role = a.role
+	lim.Mentionable = a.policy.Mentionable
 	return lim
 }
 

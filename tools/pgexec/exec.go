@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmcp/pgmcp/sqlguard"
@@ -23,6 +24,9 @@ const (
 	CodeReadOnlyViolation Code = "read_only_violation"
 	CodeQueryFailed       Code = "query_failed"
 	CodeCancelled         Code = "cancelled"
+	// CodeResultTooLarge: the server sent a row (or another message) larger
+	// than the pool's message bound; none of it was read.
+	CodeResultTooLarge Code = "result_too_large"
 )
 
 // Limits bound one execution.
@@ -36,6 +40,10 @@ type Limits struct {
 	MaxCellBytes int
 	// StatementTimeout is SET LOCAL statement_timeout (0: keep the session's).
 	StatementTimeout time.Duration
+	// ExplainTimeout is the statement_timeout of EXPLAIN, which only plans
+	// (0: 3s; never above StatementTimeout when that is set). The planner
+	// folds immutable calls on constants, so planning can run code.
+	ExplainTimeout time.Duration
 	// LockTimeout is SET LOCAL lock_timeout (0: 1s).
 	LockTimeout time.Duration
 	// IdleTimeout is SET LOCAL idle_in_transaction_session_timeout (0: the
@@ -45,6 +53,11 @@ type Limits struct {
 	// includes connecting when none is idle (0: 5s). A database that is
 	// down fails calls within it, with db_unavailable.
 	AcquireTimeout time.Duration
+	// Mentionable, when set, reports names (relations, columns) an error
+	// message may show the caller besides those written in the query; every
+	// other quoted part of a PostgreSQL message is masked (see
+	// SanitizeMessage).
+	Mentionable func(name string) bool
 	// Role, when set, is SET LOCAL ROLE for the transaction: the query
 	// runs with that role's privileges and row-level security. The pool's
 	// login role must be a member of it. ROLLBACK resets it.
@@ -63,6 +76,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.LockTimeout <= 0 {
 		l.LockTimeout = time.Second
+	}
+	if l.ExplainTimeout <= 0 {
+		l.ExplainTimeout = 3 * time.Second
+	}
+	if l.StatementTimeout > 0 && l.ExplainTimeout > l.StatementTimeout {
+		l.ExplainTimeout = l.StatementTimeout
 	}
 	if l.IdleTimeout <= 0 {
 		l.IdleTimeout = l.StatementTimeout + 5*time.Second
@@ -99,7 +118,9 @@ type Result struct {
 // Executor runs checked queries on one pool. It caches what it learns
 // about the database's types (OIDs of user types are per database).
 type Executor struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	caps  atomic.Pointer[sessionCaps]
+	stats sessionStats
 
 	mu    sync.Mutex
 	types map[uint32]typeInfo
@@ -122,66 +143,65 @@ func (e *Executor) Pool() *pgxpool.Pool { return e.pool }
 // Run executes a checked query read-only: on a pooled connection, in a READ
 // ONLY transaction with local timeouts, through the extended protocol (one
 // statement only, whatever the text holds), reading at most MaxRows+1 rows,
-// and always rolling back. Errors are *Error with a message that holds no
-// data values.
+// and always rolling back; the connection is then checked clean (see
+// session.go) before it is reused. Errors are *Error with a message that
+// holds no data values.
 //
 // The transaction costs no extra round trip: BEGIN READ ONLY, the local
-// settings, the query and ROLLBACK go to the server as one pipeline, each
-// step skipped by the server if an earlier one failed.
+// settings, the query, ROLLBACK and the session check go to the server as
+// one pipeline, each step skipped by the server if an earlier one failed.
 func (e *Executor) Run(ctx context.Context, q *sqlguard.Query, lim Limits) (*Result, error) {
 	lim = lim.withDefaults()
 	sql, err := q.LimitRows(lim.MaxRows + 1)
 	if err != nil {
 		return nil, &Error{Code: CodeQueryFailed, Message: "cannot apply the row limit to this query", Err: err}
 	}
-	conn, err := e.acquire(ctx, lim)
+	return e.run(ctx, sql, lim)
+}
+
+// run is Run of SQL text: only Run (checked queries) and tests call it.
+func (e *Executor) run(ctx context.Context, sql string, lim Limits) (*Result, error) {
+	conn, caps, err := e.begin(ctx, lim)
 	if err != nil {
 		return nil, err
 	}
-	healthy := false
-	defer func() { release(ctx, conn, healthy) }()
-
-	pc := conn.Conn().PgConn()
-	pl := pc.StartPipeline(ctx)
-	pl.SendQueryParams("BEGIN READ ONLY", nil, nil, nil, nil)
-	sendSettings(pl, lim)
+	pl := conn.Conn().PgConn().StartPipeline(ctx)
+	steps := sendBegin(pl, lim, lim.StatementTimeout)
 	// The extended protocol's unnamed statement: the server refuses a
 	// string holding more than one command. Every column comes back as
 	// text, PostgreSQL's exact rendering, converted below.
 	pl.SendQueryParams(sql, nil, nil, nil, nil)
-	pl.SendPipelineSync()
-	// ROLLBACK after the sync runs even when the query failed.
-	pl.SendQueryParams("ROLLBACK", nil, nil, nil, nil)
-	pl.SendPipelineSync()
+	sendEnd(pl, caps)
 	start := time.Now()
 	if err := pl.Flush(); err != nil {
 		_ = pl.Close()
+		e.settle(ctx, conn, caps, []string{ReasonAbandoned})
 		return nil, execError(ctx, err)
 	}
 
-	res, fields, raw, stoppedEarly, qerr := e.readPipeline(pl, lim)
+	res, fields, raw, stoppedEarly, qerr := e.readPipeline(pl, steps, lim)
 	res.Elapsed = time.Since(start)
-	if stoppedEarly {
-		// The rest of a result we will not use is not read: the deferred
-		// close stops the statement on the server at once.
-		healthy = false
-	} else {
-		perr := pl.Close()
-		healthy = perr == nil
-		if qerr == nil {
-			qerr = perr
-		}
+	var pe *pgconn.PgError
+	var dirty []string
+	switch {
+	case stoppedEarly:
+		// The rest of a result we will not use is not read: closing the
+		// connection stops the statement on the server at once.
+		_ = pl.Close()
+		dirty = []string{ReasonAbandoned}
+	case qerr != nil && !errors.As(qerr, &pe):
+		_ = pl.Close() // the connection broke
+		dirty = []string{abandonReason(qerr)}
+	default:
+		dirty = e.finish(pl)
 	}
+	e.settle(ctx, conn, caps, dirty)
 	if qerr != nil {
-		return nil, execError(ctx, qerr)
+		return nil, execErrorIn(ctx, qerr, source{sql, lim.Mentionable})
 	}
-	// Type names come from the catalog, on this connection when it is
-	// still usable, else on another.
-	var lookup queryer = conn
-	if !healthy {
-		lookup = e.pool
-	}
-	conv, err := e.describe(ctx, lookup, fields)
+	// Type names come from the catalog (only for types not seen before),
+	// on any pooled connection.
+	conv, err := e.describe(ctx, e.pool, fields)
 	if err != nil {
 		return nil, execError(ctx, err)
 	}
@@ -205,36 +225,31 @@ func (e *Executor) Run(ctx context.Context, q *sqlguard.Query, lim Limits) (*Res
 	return res, nil
 }
 
-// sendSettings queues the transaction's local settings (see setLocalSQL)
-// on a pipeline, and the role when there is one. In both statements the
-// values are bind parameters, never SQL text.
-func sendSettings(pl *pgconn.Pipeline, lim Limits) {
-	ms := func(d time.Duration) []byte { return []byte(strconv.FormatInt(d.Milliseconds(), 10)) }
-	role := lim.Role
-	if role == "" {
-		role = "none" // SET ROLE NONE: the session's own role
+// begin checks the role name, takes a pooled connection and the session
+// check's capabilities.
+func (e *Executor) begin(ctx context.Context, lim Limits) (*pgxpool.Conn, *sessionCaps, error) {
+	if err := checkRole(lim.Role); err != nil {
+		return nil, nil, err
 	}
-	pl.SendQueryParams(setLocalSQL, [][]byte{ms(lim.StatementTimeout), ms(lim.LockTimeout), ms(lim.IdleTimeout), []byte(role)}, nil, nil, nil)
+	conn, err := e.acquire(ctx, lim)
+	if err != nil {
+		return nil, nil, err
+	}
+	caps, err := e.sessionCaps(ctx, conn)
+	if err != nil {
+		e.settle(ctx, conn, nil, []string{ReasonCheckFailed})
+		return nil, nil, execError(ctx, err)
+	}
+	return conn, caps, nil
 }
 
-// setLocalSQL sets, for the transaction only, the timeouts ($1 statement,
-// $2 lock, $3 idle in transaction, in ms), the role ($4; "none" is the
-// session's own) and the output styles the value
-// conversion expects (ISO dates, ISO 8601 intervals, hex bytea, shortest
-// exact floats). DateStyle 'ISO' changes only the output format: the
-// session's day/month order for input is kept.
-const setLocalSQL = `SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true),
-  set_config('idle_in_transaction_session_timeout', $3, true), set_config('intervalstyle', 'iso_8601', true),
-  set_config('datestyle', 'ISO', true), set_config('bytea_output', 'hex', true), set_config('extra_float_digits', '1', true),
-  set_config('role', $4, true)`
-
-// readPipeline reads the pipeline of Run up to the query's rows: BEGIN,
-// the settings, then the query's rows within the limits. It returns the
-// first error of any step. stoppedEarly means the result was abandoned
+// readPipeline reads the pipeline of Run up to the query's rows: the
+// steps of sendBegin, then the query's rows within the limits. It returns
+// the first error of any step. stoppedEarly means the result was abandoned
 // mid-stream (the connection must not be reused).
-func (e *Executor) readPipeline(pl *pgconn.Pipeline, lim Limits) (res *Result, fields []pgconn.FieldDescription, raw [][]cell, stoppedEarly bool, err error) {
+func (e *Executor) readPipeline(pl *pgconn.Pipeline, steps int, lim Limits) (res *Result, fields []pgconn.FieldDescription, raw [][]cell, stoppedEarly bool, err error) {
 	res = &Result{}
-	for step := 0; step < 3; step++ {
+	for step := 0; step <= steps; step++ {
 		r, err := pl.GetResults()
 		if err != nil {
 			return res, nil, nil, false, err
@@ -243,7 +258,7 @@ func (e *Executor) readPipeline(pl *pgconn.Pipeline, lim Limits) (res *Result, f
 		if !ok {
 			return res, nil, nil, false, fmt.Errorf("pgexec: unexpected pipeline result %T at step %d", r, step)
 		}
-		if step < 2 {
+		if step < steps {
 			if _, err := rr.Close(); err != nil {
 				return res, nil, nil, false, err
 			}
@@ -422,15 +437,22 @@ func (e *Executor) acquire(ctx context.Context, lim Limits) (*pgxpool.Conn, erro
 }
 
 // execError maps an execution error to a safe *Error.
-func execError(ctx context.Context, err error) error {
+func execError(ctx context.Context, err error) error { return execErrorIn(ctx, err, source{}) }
+
+// execErrorIn is execError for an error of the statement src.
+func execErrorIn(ctx context.Context, err error, src source) error {
 	var pe *pgconn.PgError
+	var big *pgproto3.ExceededMaxBodyLenErr
 	switch {
+	case errors.As(err, &big):
+		return &Error{Code: CodeResultTooLarge, Message: fmt.Sprintf(
+			"a row of the result is larger than the %d bytes pgmcp reads at once (PGMCP_MAX_ROW_BYTES): select fewer or shorter columns, e.g. left(col, 1000)", big.MaxExpectedBodyLen), Err: err}
 	case errors.Is(ctx.Err(), context.Canceled):
 		// pgx cancels the statement in the server, which then answers
 		// 57014 too: the caller's cancel is what happened, not a timeout.
 		return &Error{Code: CodeCancelled, Message: "the query was cancelled", Err: err}
 	case errors.As(err, &pe):
-		return pgError(pe)
+		return pgError(pe, src)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return &Error{Code: CodeQueryTimeout, Message: "the query did not finish in time", Err: err}
 	case pgconn.SafeToRetry(err) || isNetError(err):
@@ -452,61 +474,4 @@ type PgError struct {
 	Message  string
 	Hint     string
 	Position int
-}
-
-// Error extends Error for PostgreSQL errors.
-func pgError(pe *pgconn.PgError) *Error {
-	switch {
-	case pe.Code == "57014":
-		return &Error{Code: CodeQueryTimeout, Message: "the query was stopped by the statement timeout", Err: pe, PG: &PgError{SQLState: pe.Code}}
-	case pe.Code == "25006":
-		return &Error{Code: CodeReadOnlyViolation, Message: "the query tried to write in a read-only transaction", Err: pe, PG: &PgError{SQLState: pe.Code}}
-	case pe.Code == "55P03":
-		return &Error{Code: CodeQueryTimeout, Message: "the query waited too long for a lock", Err: pe, PG: &PgError{SQLState: pe.Code}}
-	case strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03":
-		return &Error{Code: CodeUnreachable, Message: "the database connection failed (SQLSTATE " + pe.Code + ")", Err: pe, PG: &PgError{SQLState: pe.Code}}
-	}
-	msg := SanitizeMessage(pe.Code, pe.Message)
-	pg := &PgError{SQLState: pe.Code, Message: msg, Position: int(pe.Position)}
-	if strings.HasPrefix(pe.Code, "42") {
-		pg.Hint = SanitizeMessage(pe.Code, pe.Hint)
-	}
-	return &Error{Code: CodeQueryFailed, Message: msg + " (SQLSTATE " + pe.Code + ")", Err: pe, PG: pg}
-}
-
-var (
-	quoted      = regexp.MustCompile(`"(?:[^"]|"")*"`)
-	afterColon  = regexp.MustCompile(`:\s+.*$`)
-	valueSyntax = regexp.MustCompile(`(?i)\b(value|input|string|literal)\b`)
-)
-
-// SanitizeMessage removes data values from a PostgreSQL error message.
-// Errors of class 42 (syntax, undefined objects, privileges) name only
-// objects the query used and stay as they are. In every other class a
-// double-quoted part may be a value read from a row — "invalid input syntax
-// for type integer: "alice@example.com"" — so every quoted part is
-// replaced by "…", and so is the tail of a message that describes a value.
-// DETAIL is never passed on (it holds key values and failing rows).
-func SanitizeMessage(sqlstate, msg string) string {
-	if strings.HasPrefix(sqlstate, "42") {
-		return msg
-	}
-	msg = quoted.ReplaceAllString(msg, `"…"`)
-	if valueSyntax.MatchString(msg) && strings.Contains(msg, ": ") && !strings.HasSuffix(msg, `: "…"`) {
-		msg = afterColon.ReplaceAllString(msg, `: …`)
-	}
-	return msg
-}
-
-// release gives a connection back to the pool only when its pipeline ran
-// to its end (healthy) and the session is idle (rolled back, so the local
-// role and settings are gone); in any other state it closes it, which also
-// ends its transaction and any statement still running.
-func release(ctx context.Context, conn *pgxpool.Conn, healthy bool) {
-	if !healthy || conn.Conn().PgConn().TxStatus() != 'I' {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		_ = conn.Conn().Close(cctx)
-		cancel()
-	}
-	conn.Release()
 }

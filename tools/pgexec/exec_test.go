@@ -289,16 +289,29 @@ func TestExtendedProtocolRefusesTwoStatements(t *testing.T) {
 }
 
 func TestSanitizeMessage(t *testing.T) {
-	cases := []struct{ state, in, want string }{
-		{"22P02", `invalid input syntax for type integer: "alice@example.com"`, `invalid input syntax for type integer: "…"`},
-		{"22008", `date/time field value out of range: 2024-13-01`, `date/time field value out of range: …`},
-		{"22003", `value "99999999999" is out of range for type integer`, `value "…" is out of range for type integer`},
-		{"22012", `division by zero`, `division by zero`},
-		{"42703", `column "emial" does not exist`, `column "emial" does not exist`},
-		{"22P02", `invalid input value for enum order_status: "shipped-ish"`, `invalid input value for enum order_status: "…"`},
+	known := func(n string) bool { return n == "orders.customer_id" }
+	cases := []struct{ state, in, sql, want string }{
+		{"22P02", `invalid input syntax for type integer: "alice@example.com"`, "SELECT email::int FROM customers", `invalid input syntax for type integer: "…"`},
+		{"22P02", `invalid input syntax for type integer: "abc"`, "SELECT 'abc'::int", `invalid input syntax for type integer: "…"`},
+		{"22008", `date/time field value out of range: 2024-13-01`, "SELECT d::date FROM t", `date/time field value out of range: …`},
+		{"22003", `value "99999999999" is out of range for type integer`, "SELECT x::int FROM t", `value "…" is out of range for type integer`},
+		{"22012", `division by zero`, "SELECT 1/0", `division by zero`},
+		{"42703", `column "emial" does not exist`, "SELECT emial FROM customers", `column "emial" does not exist`},
+		{"22P02", `invalid input value for enum order_status: "shipped-ish"`, "SELECT s::order_status FROM t", `invalid input value for enum order_status: "…"`},
+		// Class 42 carries data too: a value read from a row is masked.
+		{"42601", `syntax error in tsquery: "User 1"`, "SELECT to_tsquery(name) FROM users", `syntax error in tsquery: "…"`},
+		{"42601", `syntax error at or near "FORM"`, "SELECT 1 FORM t", `syntax error at or near "FORM"`},
+		{"42703", `Perhaps you meant to reference the column "orders.customer_id".`, "SELECT customerid FROM orders", `Perhaps you meant to reference the column "orders.customer_id".`},
+		{"42703", `Perhaps you meant to reference the column "users.ssn".`, "SELECT sn FROM users", `Perhaps you meant to reference the column "…".`},
+		// Unquoted values and numbers outside class 42.
+		{"54000", `requested character too large for encoding: 12345`, "SELECT chr(n) FROM t", `requested character too large for encoding: …`},
+		{"22021", `invalid byte sequence for encoding "UTF8": 0xe2 0x80`, "SELECT convert_from(b, 'UTF8') FROM t", `invalid byte sequence for encoding "…": …`},
+		{"22026", `bit string length 3 does not match type bit(4)`, "SELECT b::bit(4) FROM t", `bit string length … does not match type bit(4)`},
+		// Text a function wrote is never shown.
+		{"P0001", `secret row: alice`, "SELECT f()", `the statement failed in a function or extension (SQLSTATE P0001; its message is not shown, it may hold data)`},
 	}
 	for _, tc := range cases {
-		if got := SanitizeMessage(tc.state, tc.in); got != tc.want {
+		if got := SanitizeMessage(tc.state, tc.in, tc.sql, known); got != tc.want {
 			t.Errorf("SanitizeMessage(%s, %q) = %q, want %q", tc.state, tc.in, got, tc.want)
 		}
 	}

@@ -3,6 +3,7 @@ package pgexec
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -67,6 +68,19 @@ type Plan struct {
 	// WorkMemBytes is the transaction's work_mem, and HashMemBytes what a
 	// hash may use (work_mem × hash_mem_multiplier).
 	WorkMemBytes, HashMemBytes float64
+	// Indexes are the indexes the plans use, by name: the table each is
+	// on and every column it covers (key, expression and predicate
+	// columns), for a caller's policy to hide names over blocked columns.
+	Indexes map[string]IndexInfo
+}
+
+// IndexInfo is an index a plan uses.
+type IndexInfo struct {
+	Table string // "schema.table"
+	// Tables are the other tables when indexes of this name exist in
+	// several schemas; Columns are then the columns of them all.
+	Tables  []string
+	Columns []string
 }
 
 // Explain plans a checked query without running it: EXPLAIN (FORMAT JSON,
@@ -78,29 +92,27 @@ func (e *Executor) Explain(ctx context.Context, q *sqlguard.Query, lim Limits) (
 	if err != nil {
 		return nil, &Error{Code: CodeQueryFailed, Message: "cannot apply the row limit to this query", Err: err}
 	}
-	conn, err := e.acquire(ctx, lim)
+	conn, caps, err := e.begin(ctx, lim)
 	if err != nil {
 		return nil, err
 	}
-	healthy := false
-	defer func() { release(ctx, conn, healthy) }()
 	const explain = "EXPLAIN (FORMAT JSON, VERBOSE, COSTS) "
 	pl := conn.Conn().PgConn().StartPipeline(ctx)
-	pl.SendQueryParams("BEGIN READ ONLY", nil, nil, nil, nil)
-	sendSettings(pl, lim)
+	// Planning folds immutable calls on constants: EXPLAIN gets its own,
+	// shorter timeout.
+	steps := sendBegin(pl, lim, lim.ExplainTimeout)
 	pl.SendQueryParams(explain+q.SQL(), nil, nil, nil, nil)
 	pl.SendQueryParams(explain+asRun, nil, nil, nil, nil)
-	pl.SendQueryParams(`SELECT pg_size_bytes(current_setting('work_mem')), current_setting('hash_mem_multiplier')::float8`, nil, nil, nil, nil)
-	pl.SendPipelineSync()
-	pl.SendQueryParams("ROLLBACK", nil, nil, nil, nil)
-	pl.SendPipelineSync()
+	pl.SendQueryParams(`SELECT pg_catalog.pg_size_bytes(pg_catalog.current_setting('work_mem')), pg_catalog.current_setting('hash_mem_multiplier')::float8`, nil, nil, nil, nil)
+	sendEnd(pl, caps)
 	if err := pl.Flush(); err != nil {
 		_ = pl.Close()
+		e.settle(ctx, conn, caps, []string{ReasonAbandoned})
 		return nil, execError(ctx, err)
 	}
 	var texts [3][][]byte
 	var first error
-	for step := 0; step < 5 && first == nil; step++ {
+	for step := 0; step < steps+3 && first == nil; step++ {
 		r, err := pl.GetResults()
 		if err != nil {
 			first = err
@@ -116,17 +128,21 @@ func (e *Executor) Explain(ctx context.Context, q *sqlguard.Query, lim Limits) (
 			first = res.Err
 			break
 		}
-		if step >= 2 && len(res.Rows) == 1 {
-			texts[step-2] = res.Rows[0]
+		if step >= steps && len(res.Rows) == 1 {
+			texts[step-steps] = res.Rows[0]
 		}
 	}
-	perr := pl.Close()
-	healthy = perr == nil
-	if first == nil {
-		first = perr
+	var pe *pgconn.PgError
+	var dirty []string
+	if first == nil || errors.As(first, &pe) {
+		dirty = e.finish(pl)
+	} else {
+		_ = pl.Close()
+		dirty = []string{abandonReason(first)}
 	}
+	e.settle(ctx, conn, caps, dirty)
 	if first != nil {
-		return nil, execError(ctx, first)
+		return nil, execErrorIn(ctx, first, source{q.SQL(), lim.Mentionable})
 	}
 	p := &Plan{TableRows: map[string]float64{}}
 	for i, dst := range []*PlanNode{&p.Root, &p.AsRun} {
@@ -143,10 +159,62 @@ func (e *Executor) Explain(ctx context.Context, q *sqlguard.Query, lim Limits) (
 		mult, _ := strconv.ParseFloat(string(texts[2][1]), 64)
 		p.WorkMemBytes, p.HashMemBytes = wm, wm*max(mult, 1)
 	}
-	if err := e.tableRows(ctx, conn, p); err != nil {
+	if err := e.tableRows(ctx, e.pool, p); err != nil {
+		return nil, execError(ctx, err)
+	}
+	if err := e.indexes(ctx, e.pool, p); err != nil {
 		return nil, execError(ctx, err)
 	}
 	return p, nil
+}
+
+// indexes reads what the indexes of the plans cover.
+func (e *Executor) indexes(ctx context.Context, db queryer, p *Plan) error {
+	var names []string
+	for _, root := range []*PlanNode{&p.Root, &p.AsRun} {
+		root.Walk(func(n *PlanNode, _ int) {
+			if n.IndexName != "" {
+				names = append(names, n.IndexName)
+			}
+		})
+	}
+	p.Indexes = map[string]IndexInfo{}
+	if len(names) == 0 {
+		return nil
+	}
+	rows, err := db.Query(ctx, `
+		SELECT i.relname::text, tn.nspname || '.' || t.relname,
+		  ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+		        WHERE a.attrelid = x.indrelid AND a.attnum > 0 AND (a.attnum = ANY (x.indkey::int2[])
+		          OR EXISTS (SELECT FROM pg_catalog.pg_depend d
+		                     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = x.indexrelid
+		                       AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = x.indrelid AND d.refobjsubid = a.attnum)))
+		FROM pg_catalog.pg_index x
+		JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+		JOIN pg_catalog.pg_class t ON t.oid = x.indrelid JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+		WHERE i.relname = ANY ($1)`, names)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var info IndexInfo
+		if err := rows.Scan(&name, &info.Table, &info.Columns); err != nil {
+			return err
+		}
+		// A plan names an index without its schema (a bitmap index scan
+		// has no relation): indexes of one name in several schemas merge.
+		if prev, ok := p.Indexes[name]; ok {
+			info.Columns = append(info.Columns, prev.Columns...)
+			if prev.Table != info.Table {
+				info.Tables = append(info.Tables, prev.Table)
+			}
+			info.Tables = append(info.Tables, prev.Tables...)
+		}
+		p.Indexes[name] = info
+	}
+	return rows.Err()
 }
 
 // tableRows reads the planner's size estimates of the scanned tables.
@@ -202,6 +270,8 @@ func (n *PlanNode) Label() string {
 		if n.IndexName != "" {
 			b.WriteString(" using " + n.IndexName)
 		}
+	case n.IndexName != "":
+		b.WriteString(" using " + n.IndexName) // a bitmap index scan
 	case n.CTEName != "":
 		b.WriteString(" on " + n.CTEName)
 	case n.FunctionName != "":

@@ -70,6 +70,11 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// ApplicationName defaults to "pgmcp".
 	ApplicationName string
+	// MaxMessageBytes is the largest protocol message (a row, a plan, an
+	// error) read from the server (0: 64 MiB). A larger one is refused
+	// before any of it is buffered: the call fails with result_too_large
+	// and the connection is closed.
+	MaxMessageBytes int
 }
 
 // Pinned returns the session settings every connection starts with.
@@ -114,6 +119,17 @@ func NewPool(ctx context.Context, dsn string, opts Options) (*pgxpool.Pool, erro
 		cfg.MaxConns = 10
 	}
 	cfg.ConnConfig.ConnectTimeout = timeout
+	// No message larger than the bound is ever buffered (a row of one huge
+	// value would otherwise be read whole before any cap applies).
+	cfg.ConnConfig.MaxProtocolMessageBodyLen = opts.MaxMessageBytes
+	if cfg.ConnConfig.MaxProtocolMessageBodyLen <= 0 {
+		cfg.ConnConfig.MaxProtocolMessageBodyLen = 64 << 20
+	}
+	// No named prepared statements: pgmcp's own queries leave nothing on
+	// the session, so any prepared statement found there after a call is
+	// the call's doing (see session.go), and a statement prepared by SQL
+	// can never be mistaken for one of pgx's cache.
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	// A cancelled call must stop its statement on the server at once, not
 	// when the server next writes to a dead socket: send a cancel request
 	// right away, and give up on the connection if that does not help.
