@@ -127,6 +127,10 @@ func TestCacheChangeDetection(t *testing.T) {
 			_, err := s.Lookup("shop.lines")
 			return err == nil
 		}},
+		// A function or operator in a served schema can shadow a builtin:
+		// the change check notices it.
+		{"function created", "CREATE FUNCTION shop.upper(varchar) RETURNS text LANGUAGE sql AS $$ SELECT 'x' $$", func(*Snapshot) bool { return true }},
+		{"operator created", "CREATE OPERATOR shop.= (LEFTARG = text, RIGHTARG = text, FUNCTION = pg_catalog.texteq)", func(*Snapshot) bool { return true }},
 		{"rows doubled", "INSERT INTO shop.customers SELECT g, 'c' FROM generate_series(101, 1000) g; ANALYZE shop.customers", func(s *Snapshot) bool {
 			tb, _ := s.Lookup("shop.customers")
 			return tb.Rows == 1000

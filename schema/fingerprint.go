@@ -9,7 +9,9 @@ import (
 // xmin (the transaction that wrote each row version). Any DDL — a table,
 // column, constraint, index, default, partition or enum label added,
 // dropped, renamed or altered, a comment set or removed, a grant — writes
-// a new row version, so it changes a count or a sum. Row estimates are
+// a new row version, so it changes a count or a sum; so does a function or
+// operator created in one of the schemas (the guard's shadowing check reads
+// them, and every query also checks them itself). Row estimates are
 // updated in place by VACUUM and ANALYZE (no new xmin); they are summarised
 // by their log2, so a reload follows when some table's estimate doubles or
 // halves, not on every analyze. Common values (pg_statistic) are not
@@ -31,7 +33,9 @@ SELECT concat_ws('/',
      WHERE d.classoid = 'pg_class'::regclass AND d.objoid IN (SELECT oid FROM rel)),
   (SELECT count(*) || ':' || coalesce(sum(t.xmin::text::bigint), 0) FROM pg_type t WHERE t.typnamespace IN (SELECT oid FROM ns)),
   (SELECT count(*) || ':' || coalesce(sum(e.xmin::text::bigint), 0) FROM pg_enum e),
-  (SELECT count(*) || ':' || coalesce(sum(h.xmin::text::bigint), 0) FROM pg_inherits h WHERE h.inhparent IN (SELECT oid FROM rel))
+  (SELECT count(*) || ':' || coalesce(sum(h.xmin::text::bigint), 0) FROM pg_inherits h WHERE h.inhparent IN (SELECT oid FROM rel)),
+  (SELECT count(*) || ':' || coalesce(sum(p.xmin::text::bigint), 0) FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM ns)),
+  (SELECT count(*) || ':' || coalesce(sum(o.xmin::text::bigint), 0) FROM pg_operator o WHERE o.oprnamespace IN (SELECT oid FROM ns))
 )`
 
 // Fingerprint returns a short summary of the catalog state the filter's

@@ -154,6 +154,9 @@ func (h *handlers) plan(ctx context.Context, a *access, q *sqlguard.Query) (*pge
 		return nil, err
 	}
 	defer leave()
+	if err := a.db.checkShadows(ctx, a.policy); err != nil {
+		return nil, err
+	}
 	p, err := a.db.Exec.Explain(ctx, q, h.limits(a, h.deps.MaxRows))
 	if err != nil {
 		return nil, err

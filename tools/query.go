@@ -128,6 +128,9 @@ func (h *handlers) execute(ctx context.Context, a *access, q *sqlguard.Query, ma
 		return nil, err
 	}
 	defer leave()
+	if err := a.db.checkShadows(ctx, a.policy); err != nil {
+		return nil, err
+	}
 	lim := h.limits(a, maxRows)
 	if h.deps.MaxPlanCost > 0 {
 		plan, err := a.db.Exec.Explain(ctx, q, lim)

@@ -47,6 +47,8 @@ type Database struct {
 	Resolve func(ctx context.Context) (*sqlguard.Policy, error)
 	// live is the policy last resolved by Reload (nil: Policy).
 	live atomic.Pointer[sqlguard.Policy]
+	// shadows is the last check for functions shadowing builtins.
+	shadows shadowWatch
 	// narrow holds the policy narrowed per identity that has one.
 	narrow narrowings
 	// Exec runs checked queries on Pool. NewServer creates it when nil.

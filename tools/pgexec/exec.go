@@ -443,7 +443,10 @@ func execError(ctx context.Context, err error) error { return execErrorIn(ctx, e
 func execErrorIn(ctx context.Context, err error, src source) error {
 	var pe *pgconn.PgError
 	var big *pgproto3.ExceededMaxBodyLenErr
+	var own *Error
 	switch {
+	case errors.As(err, &own):
+		return own
 	case errors.As(err, &big):
 		return &Error{Code: CodeResultTooLarge, Message: fmt.Sprintf(
 			"a row of the result is larger than the %d bytes pgmcp reads at once (PGMCP_MAX_ROW_BYTES): select fewer or shorter columns, e.g. left(col, 1000)", big.MaxExpectedBodyLen), Err: err}

@@ -82,9 +82,9 @@ var stateReasons = []string{ReasonAdvisoryLocks, ReasonPreparedStatements, Reaso
 	ReasonRole, ReasonSettings, ReasonTempSchema}
 
 // baseCheck selects one column per stateReasons entry, each 0 or "t"
-// when clean. Everything is schema-qualified: nothing here resolves
-// through the search path.
-const baseCheck = `SELECT (SELECT count(*) FROM pg_catalog.pg_locks WHERE pid = pg_catalog.pg_backend_pid() AND locktype = 'advisory'),
+// when clean; %s is the advisory-lock column (see learnCaps). Everything
+// is schema-qualified: nothing here resolves through the search path.
+const baseCheck = `SELECT %s,
   (SELECT count(*) FROM pg_catalog.pg_prepared_statements),
   (SELECT count(*) FROM pg_catalog.pg_cursors WHERE name <> ''),
   (SELECT count(*) FROM pg_catalog.pg_listening_channels()),
@@ -96,14 +96,15 @@ const baseCheck = `SELECT (SELECT count(*) FROM pg_catalog.pg_locks WHERE pid = 
 // may re-seed random(), and which extension functions list the session's
 // remote connections.
 func learnCaps(ctx context.Context, conn *pgx.Conn) (*sessionCaps, error) {
-	var reseed bool
+	var reseed, unlock bool
 	var remotes []string
 	err := conn.QueryRow(ctx, `
 		SELECT pg_catalog.has_function_privilege('pg_catalog.setseed(double precision)', 'EXECUTE'),
+		  pg_catalog.has_function_privilege('pg_catalog.pg_advisory_unlock_all()', 'EXECUTE'),
 		  ARRAY(SELECT p.proname || ' ' || n.nspname || ' ' || pg_catalog.has_function_privilege(p.oid, 'EXECUTE')
 		        FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 		        WHERE p.proname IN ('dblink_get_connections', 'postgres_fdw_get_connections') AND p.pronargs = 0
-		        ORDER BY 1)`).Scan(&reseed, &remotes)
+		        ORDER BY 1)`).Scan(&reseed, &unlock, &remotes)
 	if err != nil {
 		return nil, fmt.Errorf("read the session check's privileges: %w", err)
 	}
@@ -130,8 +131,16 @@ func learnCaps(ctx context.Context, conn *pgx.Conn) (*sessionCaps, error) {
 	if len(extra) > 0 {
 		remote = strings.Join(extra, " + ")
 	}
-	caps.recheckSQL = baseCheck + ",\n  " + remote
-	caps.checkSQL = caps.recheckSQL
+	// Advisory locks: released outright when the role may (cheap: the
+	// session's own locks), else looked for in pg_locks (which copies the
+	// whole lock table) and reset with DISCARD ALL.
+	const lookForLocks = "(SELECT count(*) FROM pg_catalog.pg_locks WHERE pid = pg_catalog.pg_backend_pid() AND locktype = 'advisory')"
+	caps.recheckSQL = fmt.Sprintf(baseCheck, lookForLocks) + ",\n  " + remote
+	if unlock {
+		caps.checkSQL = fmt.Sprintf(baseCheck, "0") + ",\n  " + remote + ",\n  pg_catalog.pg_advisory_unlock_all()"
+	} else {
+		caps.checkSQL = caps.recheckSQL
+	}
 	if reseed {
 		caps.checkSQL += ",\n  pg_catalog.setseed($1::float8)"
 	}
