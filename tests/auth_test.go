@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
@@ -213,6 +215,7 @@ func TestHTTPAuthentication(t *testing.T) {
 		"PGMCP_AUTH_TOKENS_FILE="+tokensFile,
 		"PGMCP_AUTH_JWKS_URL="+is.url, "PGMCP_AUTH_ISSUER="+testIssuer, "PGMCP_AUTH_AUDIENCE="+testAudience,
 		"PGMCP_AUTH_RESOURCE_URL="+testResource, "PGMCP_AUTH_ROLE_CLAIM=pg_role",
+		"PGMCP_AUTH_ALLOWED_ROLES=alice_*,bob_*,carol_*",
 		"PGMCP_AUDIT_LOG="+auditFile))
 	mcpURL := srv.base + "/mcp"
 
@@ -482,4 +485,116 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// rawToken signs arbitrary claims (a JWT builder would turn a string exp
+// into a number) with the issuer's key.
+func (is *issuer) rawToken(t *testing.T, claims map[string]any) string {
+	t.Helper()
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := jws.NewHeaders()
+	if err := hdr.Set(jws.KeyIDKey, "e2e-1"); err != nil {
+		t.Fatal(err)
+	}
+	signed, err := jws.Sign(payload, jws.WithKey(jwa.RS256(), is.key, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(signed)
+}
+
+// TestJWTEdgeCases runs the binary with JWTs, a role claim limited by
+// PGMCP_AUTH_ALLOWED_ROLES and a maximum token lifetime: a numeric-string
+// exp, a token valid too long, and a role claim naming the login role (even
+// though a pattern matches it), a pg_* role or a role not listed are all
+// refused; a role the operator allows works. A role claim without the
+// list, or a tokens file naming the login role, stops the start.
+func TestJWTEdgeCases(t *testing.T) {
+	t.Parallel()
+	_, loginURL, alice, bob, _ := rlsDatabase(t)
+	u, err := url.Parse(loginURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := u.User.Username() // r_…, which the pattern r_* below matches
+	is := newIssuer(t)
+	env := baseEnv("PGMCP_DATABASE_URL="+loginURL, "PGMCP_ALLOWED_SCHEMAS=public",
+		"PGMCP_AUTH_JWKS_URL="+is.url, "PGMCP_AUTH_ISSUER="+testIssuer, "PGMCP_AUTH_AUDIENCE="+testAudience,
+		"PGMCP_AUTH_RESOURCE_URL="+testResource, "PGMCP_AUTH_ROLE_CLAIM=pg_role")
+	srv := startHTTP(t, []string{"serve", "--http", "127.0.0.1:0"}, append(slices.Clone(env),
+		"PGMCP_AUTH_ALLOWED_ROLES=alice_*, r_*", "PGMCP_AUTH_MAX_TOKEN_LIFETIME=1h"))
+	mcpURL := srv.base + "/mcp"
+
+	now := time.Now()
+	claims := func(role string, iat, exp any) map[string]any {
+		return map[string]any{"iss": testIssuer, "aud": testAudience, "sub": "someone", "pg_role": role, "iat": iat, "exp": exp}
+	}
+	cases := []struct {
+		name   string
+		token  string
+		status int
+		says   string // in the error description
+	}{
+		{"allowed role", is.token(t, "alice", map[string]any{"pg_role": alice}, nil), 200, ""},
+		{"exp a numeric string", is.rawToken(t, claims(alice, now.Unix(), "9999999999")), 401, "JSON numbers"},
+		{"iat a numeric string", is.rawToken(t, claims(alice, fmt.Sprint(now.Unix()), now.Add(time.Minute).Unix())), 401, "JSON numbers"},
+		{"valid for 2 hours", is.rawToken(t, claims(alice, now.Unix(), now.Add(2*time.Hour).Unix())), 401, "longer than this server accepts"},
+		{"no iat", is.rawToken(t, map[string]any{"iss": testIssuer, "aud": testAudience, "sub": "x", "pg_role": alice,
+			"exp": now.Add(time.Minute).Unix()}), 401, "iat"},
+		{"the login role", is.token(t, "mallory", map[string]any{"pg_role": login}, nil), 403, "login role"},
+		{"a role not listed", is.token(t, "mallory", map[string]any{"pg_role": bob}, nil), 403, "not among the allowed roles"},
+		{"a pg_ role", is.token(t, "mallory", map[string]any{"pg_role": "pg_read_all_data"}, nil), 403, "predefined"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := rawInitialize(t, mcpURL, "Bearer "+tc.token)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s (WWW-Authenticate %q)", resp.StatusCode, tc.status, body, resp.Header.Get("WWW-Authenticate"))
+			}
+			if tc.status == 200 {
+				c, err := bearerClient(t, mcpURL, tc.token)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out := callQuery(t, c, map[string]any{"sql": "SELECT body FROM notes ORDER BY body"}); out["row_count"] != float64(2) {
+					t.Errorf("alice's notes: %v", out)
+				}
+				return
+			}
+			if !strings.Contains(body, tc.says) {
+				t.Errorf("body %s does not say %q", body, tc.says)
+			}
+			if tc.status == 403 && !strings.Contains(body, `"role_not_allowed"`) {
+				t.Errorf("403 body %s lacks role_not_allowed", body)
+			}
+			if _, err := bearerClient(t, mcpURL, tc.token); err == nil {
+				t.Error("an MCP client could initialize")
+			}
+		})
+	}
+	srv.stop(t)
+
+	// Fail closed at start.
+	tokensFile := filepath.Join(t.TempDir(), "tokens.json")
+	entry := fmt.Sprintf(`[{"name": "svc", "token_sha256": %q, "role": %q}]`, strings.Repeat("ab", 32), login)
+	if err := os.WriteFile(tokensFile, []byte(entry), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		says string
+	}{
+		{"role claim without allowed roles", env, "PGMCP_AUTH_ALLOWED_ROLES"},
+		{"allowed roles list the login role", append(slices.Clone(env), "PGMCP_AUTH_ALLOWED_ROLES=alice_*,"+login), "login role"},
+		{"tokens file names the login role", append(slices.Clone(env), "PGMCP_AUTH_ALLOWED_ROLES=alice_*", "PGMCP_AUTH_TOKENS_FILE="+tokensFile), "login role"},
+	} {
+		code, _, stderr, _ := runPgmcp(t, 60*time.Second, tc.env, "serve", "--http", "127.0.0.1:0")
+		if code != 2 || !strings.Contains(stderr, tc.says) {
+			t.Errorf("%s: exit %d, want 2 naming %q:\n%s", tc.name, code, tc.says, stderr)
+		}
+	}
 }

@@ -334,8 +334,14 @@ type httpServer struct {
 // and waits until it logs its URL.
 func startHTTP(t *testing.T, args, env []string) *httpServer {
 	t.Helper()
+	return startBinary(t, binary, args, env)
+}
+
+// startBinary is startHTTP with another pgmcp binary.
+func startBinary(t *testing.T, bin string, args, env []string) *httpServer {
+	t.Helper()
 	s := &httpServer{stderr: &syncBuffer{}, done: make(chan error, 1)}
-	s.cmd = exec.Command(binary, args...)
+	s.cmd = exec.Command(bin, args...)
 	s.cmd.Env = env
 	pr, pw := io.Pipe()
 	s.cmd.Stderr = io.MultiWriter(s.stderr, pw)

@@ -48,9 +48,11 @@ type Config struct {
 	MaxConns            int           `env:"MAX_CONNS" envDefault:"10" desc:"Connections per database pool."`
 	AllowPrivilegedRole bool          `env:"ALLOW_PRIVILEGED_ROLE" envDefault:"false" desc:"Start even when the role is a superuser or has BYPASSRLS (logs a warning at every start)."`
 
-	MaxPlanCost    float64 `env:"MAX_PLAN_COST" envDefault:"0" desc:"When above 0, query refuses SQL whose estimated plan cost (EXPLAIN, as it would run) is higher, with plan_too_expensive; explain shows the cost against it. Off by default."`
-	MaxResultBytes int     `env:"MAX_RESULT_BYTES" envDefault:"1048576" desc:"Most bytes of row data a query returns; the result is truncated (and says so) beyond it."`
-	MaxCellBytes   int     `env:"MAX_CELL_BYTES" envDefault:"65536" desc:"Longest single value returned; longer values are cut and marked."`
+	MaxPlanCost    float64       `env:"MAX_PLAN_COST" envDefault:"0" desc:"When above 0, query refuses SQL whose estimated plan cost (EXPLAIN, as it would run) is higher, with plan_too_expensive; explain shows the cost against it. Off by default."`
+	MaxResultBytes int           `env:"MAX_RESULT_BYTES" envDefault:"1048576" desc:"Most bytes of row data a query returns; the result is truncated (and says so) beyond it."`
+	MaxCellBytes   int           `env:"MAX_CELL_BYTES" envDefault:"65536" desc:"Longest single value returned; longer values are cut and marked."`
+	MaxRowBytes    int           `env:"MAX_ROW_BYTES" envDefault:"8388608" desc:"Largest message (one row) pgmcp reads from PostgreSQL: a larger row is never buffered; the call ends with result_too_large and the connection is dropped."`
+	ExplainTimeout time.Duration `env:"EXPLAIN_TIMEOUT" envDefault:"3s" desc:"statement_timeout of EXPLAIN (planning only; capped by PGMCP_STATEMENT_TIMEOUT): bounds what the planner folds at plan time."`
 
 	LLMBaseURL     string        `env:"LLM_BASE_URL" desc:"Base URL of an OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama (falls back to OPENAI_BASE_URL; default https://api.openai.com/v1)."`
 	LLMAPIKey      string        `env:"LLM_API_KEY" desc:"API key of the model endpoint (falls back to OPENAI_API_KEY); local servers need none."`
@@ -69,6 +71,11 @@ type Config struct {
 	TLSKeyFile      string        `env:"TLS_KEY_FILE" desc:"PEM private key of PGMCP_TLS_CERT_FILE."`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" desc:"On SIGTERM/SIGINT, how long HTTP serving waits for calls in flight to finish."`
 
+	HTTPSessionIdleTimeout time.Duration `env:"HTTP_SESSION_IDLE_TIMEOUT" envDefault:"10m" desc:"An MCP session (2025-11-25 handshake) unused this long is closed and its memory freed; its ID then gets 404 and the client initializes again."`
+	HTTPMaxSessions        int           `env:"HTTP_MAX_SESSIONS" envDefault:"1000" desc:"Most MCP sessions kept at once: a new one closes the session idle the longest, or gets 503 when every session has a request in flight."`
+	HTTPStateless          bool          `env:"HTTP_STATELESS" envDefault:"false" desc:"Keep no MCP session: every request is served on its own, so several pgmcp can sit behind a load balancer without sticky sessions (GET and DELETE get 405)."`
+	HTTPAllowedOrigins     []string      `env:"HTTP_ALLOWED_ORIGINS" desc:"Comma-separated exact origins (scheme://host[:port], or null) whose browser requests /mcp serves, with CORS, besides its own; a request with any other Origin gets 403."`
+
 	AuthTokensFile     string        `env:"AUTH_TOKENS_FILE" desc:"HTTP bearer tokens: a JSON list of {\"name\", \"token_sha256\", \"role\", \"databases\", \"policy\"} (see pgmcp token new). Only SHA-256 hashes are stored; SIGHUP reloads it."`
 	AuthJWKSURL        string        `env:"AUTH_JWKS_URL" desc:"Turns on JWT bearer tokens: the URL of the issuer's JWKS (RS256 and ES256 keys, fetched again every PGMCP_AUTH_JWKS_REFRESH and on an unknown key id)."`
 	AuthIssuer         string        `env:"AUTH_ISSUER" desc:"Exact iss claim of accepted JWTs (required with PGMCP_AUTH_JWKS_URL)."`
@@ -79,6 +86,8 @@ type Config struct {
 	AuthRoleClaim      string        `env:"AUTH_ROLE_CLAIM" desc:"JWT claim holding the PostgreSQL role the caller's queries run as (SET LOCAL ROLE); tokens without it are refused when set."`
 	AuthDatabasesClaim string        `env:"AUTH_DATABASES_CLAIM" desc:"JWT claim listing the databases the caller may use; tokens without it are refused when set."`
 	AuthJWKSRefresh    time.Duration `env:"AUTH_JWKS_REFRESH" envDefault:"15m" desc:"How often the JWKS is fetched again."`
+	AuthAllowedRoles   []string      `env:"AUTH_ALLOWED_ROLES" desc:"Comma-separated roles the role claim may name: exact names or path.Match patterns such as analyst_* (required with PGMCP_AUTH_ROLE_CLAIM). pgmcp's login role and pg_* roles are refused whatever the list."`
+	AuthMaxLifetime    time.Duration `env:"AUTH_MAX_TOKEN_LIFETIME" envDefault:"0" desc:"When above 0, JWTs must carry iat and exp, and be valid for at most this long (exp-iat, and exp-now). Off (0) by default."`
 
 	AuditLog       string        `env:"AUDIT_LOG" desc:"Audit log of every tool call (JSON Lines): a file path (appended to), or stderr. Off when empty."`
 	RateLimit      string        `env:"RATE_LIMIT" envDefault:"300/min" desc:"Calls each authenticated identity may make, e.g. 60/min, 5/s or off (stdio and unauthenticated loopback calls are not limited)."`
@@ -193,8 +202,17 @@ func (c *Config) AuthConfig() httpauth.Config {
 		JWKSRefresh:          c.AuthJWKSRefresh,
 		ResourceURL:          c.AuthResourceURL,
 		AuthorizationServers: c.AuthServers,
+		AllowedRoles:         c.AuthAllowedRoles,
+		MaxTokenLifetime:     c.AuthMaxLifetime,
 	}
 }
+
+// Bounds of the HTTP session settings.
+const (
+	minSessionIdleTimeout = time.Second
+	maxSessionIdleTimeout = 24 * time.Hour
+	maxSessionsCeiling    = 100000
+)
 
 // Validate checks every value and resolves the database list.
 func (c *Config) Validate() error {
@@ -244,6 +262,12 @@ func (c *Config) Validate() error {
 	if c.MaxCellBytes < 16 || c.MaxCellBytes > c.MaxResultBytes {
 		bad("MaxCellBytes", "must be between 16 and PGMCP_MAX_RESULT_BYTES, got %d", c.MaxCellBytes)
 	}
+	if c.MaxRowBytes < 1<<20 || c.MaxRowBytes > 1<<30 || c.MaxRowBytes < c.MaxCellBytes {
+		bad("MaxRowBytes", "must be between 1 MiB and 1 GiB and at least PGMCP_MAX_CELL_BYTES, got %d", c.MaxRowBytes)
+	}
+	if c.ExplainTimeout <= 0 {
+		bad("ExplainTimeout", "must be positive, got %s", c.ExplainTimeout)
+	}
 	if c.LLMTimeout <= 0 {
 		bad("LLMTimeout", "must be positive, got %s", c.LLMTimeout)
 	}
@@ -281,10 +305,26 @@ func (c *Config) Validate() error {
 			bad("LLMBaseURL", "must be an http(s) URL")
 		}
 	}
+	if c.HTTPSessionIdleTimeout < minSessionIdleTimeout || c.HTTPSessionIdleTimeout > maxSessionIdleTimeout {
+		bad("HTTPSessionIdleTimeout", "must be between %s and %s, got %s", minSessionIdleTimeout, maxSessionIdleTimeout, c.HTTPSessionIdleTimeout)
+	}
+	if c.HTTPMaxSessions < 1 || c.HTTPMaxSessions > maxSessionsCeiling {
+		bad("HTTPMaxSessions", "must be between 1 and %d, got %d", maxSessionsCeiling, c.HTTPMaxSessions)
+	}
+	c.HTTPAllowedOrigins = trimList(c.HTTPAllowedOrigins)
+	for _, o := range c.HTTPAllowedOrigins {
+		if _, err := normalizeOrigin(o); err != nil {
+			bad("HTTPAllowedOrigins", "%q: %v", o, err)
+		}
+	}
+	c.AuthAllowedRoles = trimList(c.AuthAllowedRoles)
 	for _, ap := range c.AuthConfig().Problems() {
 		field := "Auth" + ap.Field
-		if ap.Field == "AuthorizationServers" {
+		switch ap.Field {
+		case "AuthorizationServers":
 			field = "AuthServers"
+		case "MaxTokenLifetime":
+			field = "AuthMaxLifetime"
 		}
 		bad(field, "%s", ap.Message)
 	}
@@ -371,6 +411,18 @@ func (c *Config) Validate() error {
 		return &ConfigError{Problems: p}
 	}
 	return nil
+}
+
+// trimList trims the entries of a comma-separated list and drops the
+// empty ones ("a, b," is a and b).
+func trimList(l []string) []string {
+	var out []string
+	for _, s := range l {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // parseRate reads a rate such as "60/min", "5/s", "1000/h", or "off"/"0",

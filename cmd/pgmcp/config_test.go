@@ -51,6 +51,33 @@ func TestLoadConfigDatabases(t *testing.T) {
 	}
 }
 
+func TestLoadConfigHTTPSettings(t *testing.T) {
+	cfg, err := LoadConfig([]string{"PGMCP_DATABASE_URL=postgres://u@h/shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTPSessionIdleTimeout != 10*time.Minute || cfg.HTTPMaxSessions != 1000 || cfg.HTTPStateless || cfg.HTTPAllowedOrigins != nil ||
+		cfg.AuthMaxLifetime != 0 || cfg.AuthAllowedRoles != nil {
+		t.Errorf("HTTP defaults: %s %d %v %v %s %v", cfg.HTTPSessionIdleTimeout, cfg.HTTPMaxSessions, cfg.HTTPStateless,
+			cfg.HTTPAllowedOrigins, cfg.AuthMaxLifetime, cfg.AuthAllowedRoles)
+	}
+	cfg, err = LoadConfig([]string{"PGMCP_DATABASE_URL=postgres://u@h/shop",
+		"PGMCP_HTTP_ALLOWED_ORIGINS= https://app.example.com , http://localhost:3000,null,",
+		"PGMCP_AUTH_JWKS_URL=https://idp/jwks", "PGMCP_AUTH_ISSUER=https://idp/", "PGMCP_AUTH_AUDIENCE=a",
+		"PGMCP_AUTH_RESOURCE_URL=https://p/mcp", "PGMCP_AUTH_ROLE_CLAIM=pg_role", "PGMCP_AUTH_ALLOWED_ROLES=analyst_*, auditor",
+		"PGMCP_AUTH_MAX_TOKEN_LIFETIME=1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.HTTPAllowedOrigins, " ") != "https://app.example.com http://localhost:3000 null" {
+		t.Errorf("origins %q", cfg.HTTPAllowedOrigins)
+	}
+	ac := cfg.AuthConfig()
+	if strings.Join(ac.AllowedRoles, " ") != "analyst_* auditor" || ac.MaxTokenLifetime != time.Hour {
+		t.Errorf("auth config %+v", ac)
+	}
+}
+
 func TestLoadConfigErrors(t *testing.T) {
 	cases := []struct {
 		env  []string
@@ -70,6 +97,21 @@ func TestLoadConfigErrors(t *testing.T) {
 		{[]string{`PGMCP_DATABASES=[{"name":"a","url":"postgres://h/a","extra":1}]`}, []string{"PGMCP_DATABASES", "unknown field"}},
 		{[]string{`PGMCP_DATABASES=[{"name":"a","url":"postgres://h/a","policy":{},"policy_file":"x"}]`}, []string{"PGMCP_DATABASES", "not both"}},
 		{[]string{"PGMCP_DATABASE_URL=postgres://u:hunter22@h/db?sslmode=nope"}, []string{"PGMCP_DATABASE_URL", "sslmode"}},
+		{[]string{"PGMCP_HTTP_SESSION_IDLE_TIMEOUT=0s"}, []string{"PGMCP_HTTP_SESSION_IDLE_TIMEOUT", "between"}},
+		{[]string{"PGMCP_HTTP_SESSION_IDLE_TIMEOUT=48h"}, []string{"PGMCP_HTTP_SESSION_IDLE_TIMEOUT", "between"}},
+		{[]string{"PGMCP_HTTP_MAX_SESSIONS=0"}, []string{"PGMCP_HTTP_MAX_SESSIONS", "between"}},
+		{[]string{"PGMCP_HTTP_STATELESS=perhaps"}, []string{"PGMCP_HTTP_STATELESS", "true or false"}},
+		{[]string{"PGMCP_HTTP_ALLOWED_ORIGINS=https://app.example.com/"}, []string{"PGMCP_HTTP_ALLOWED_ORIGINS", "no path"}},
+		{[]string{"PGMCP_HTTP_ALLOWED_ORIGINS=*"}, []string{"PGMCP_HTTP_ALLOWED_ORIGINS"}},
+		{[]string{"PGMCP_HTTP_ALLOWED_ORIGINS=app.example.com"}, []string{"PGMCP_HTTP_ALLOWED_ORIGINS"}},
+		{[]string{"PGMCP_HTTP_ALLOWED_ORIGINS=https://*.example.com"}, []string{"PGMCP_HTTP_ALLOWED_ORIGINS", "wildcards"}},
+		{[]string{"PGMCP_HTTP_ALLOWED_ORIGINS=https://a.example.com:99999"}, []string{"PGMCP_HTTP_ALLOWED_ORIGINS", "port"}},
+		{[]string{"PGMCP_AUTH_JWKS_URL=https://idp/jwks", "PGMCP_AUTH_ISSUER=https://idp/", "PGMCP_AUTH_AUDIENCE=a",
+			"PGMCP_AUTH_RESOURCE_URL=https://p/mcp", "PGMCP_AUTH_ROLE_CLAIM=pg_role"}, []string{"PGMCP_AUTH_ALLOWED_ROLES", "required with the role claim"}},
+		{[]string{"PGMCP_AUTH_JWKS_URL=https://idp/jwks", "PGMCP_AUTH_ISSUER=https://idp/", "PGMCP_AUTH_AUDIENCE=a",
+			"PGMCP_AUTH_RESOURCE_URL=https://p/mcp", "PGMCP_AUTH_ROLE_CLAIM=pg_role", "PGMCP_AUTH_ALLOWED_ROLES=pg_monitor"}, []string{"PGMCP_AUTH_ALLOWED_ROLES", "predefined"}},
+		{[]string{"PGMCP_AUTH_JWKS_URL=https://idp/jwks", "PGMCP_AUTH_ISSUER=https://idp/", "PGMCP_AUTH_AUDIENCE=a",
+			"PGMCP_AUTH_RESOURCE_URL=https://p/mcp", "PGMCP_AUTH_MAX_TOKEN_LIFETIME=5s"}, []string{"PGMCP_AUTH_MAX_TOKEN_LIFETIME", "between"}},
 	}
 	for _, tc := range cases {
 		_, err := LoadConfig(tc.env)

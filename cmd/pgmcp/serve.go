@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -174,6 +175,7 @@ func (a *app) deps(model *llm.Client, audit *tools.AuditLog) tools.Deps {
 			MaxResultBytes:   cfg.MaxResultBytes,
 			MaxCellBytes:     cfg.MaxCellBytes,
 			StatementTimeout: cfg.StatementTimeout,
+			ExplainTimeout:   cfg.ExplainTimeout,
 			AcquireTimeout:   cfg.AcquireTimeout,
 		},
 	}
@@ -242,6 +244,7 @@ func openDatabase(ctx context.Context, cfg *Config, dc DatabaseConfig, logger *s
 		SearchPath:       pol.SearchPath,
 		MaxConns:         int32(cfg.MaxConns),
 		ConnectTimeout:   cfg.ConnectTimeout,
+		MaxMessageBytes:  cfg.MaxRowBytes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("database %q: %w", dc.Name, err)
@@ -397,7 +400,13 @@ func (a *app) Serve(ctx context.Context, httpAddr string, stdin io.Reader, stdou
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if httpAddr != "" && a.cfg.AuthConfig().Enabled() {
-		auth, err := httpauth.New(ctx, a.cfg.AuthConfig(), a.log)
+		acfg := a.cfg.AuthConfig()
+		logins, err := a.loginRoles(ctx)
+		if err != nil {
+			return err
+		}
+		acfg.LoginRoles = logins
+		auth, err := httpauth.New(ctx, acfg, a.log)
 		if err != nil {
 			return &ConfigError{Problems: []string{err.Error()}}
 		}
@@ -421,12 +430,42 @@ func (a *app) Serve(ctx context.Context, httpAddr string, stdin io.Reader, stdou
 	return a.serveHTTP(ctx, httpAddr, ready)
 }
 
+// loginRoles are the roles the database pools log in as (session_user,
+// and current_user if a role setting changes it at connection): no
+// caller may be given one of them as its role.
+func (a *app) loginRoles(ctx context.Context) ([]string, error) {
+	var roles []string
+	for _, db := range a.dbs {
+		qctx, cancel := context.WithTimeout(ctx, a.cfg.ConnectTimeout)
+		var session, current string
+		err := db.Pool.QueryRow(qctx, "SELECT session_user::text, current_user::text").Scan(&session, &current)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("database %q: read the login role: %w", db.Name, err)
+		}
+		for _, r := range []string{session, current} {
+			if !slices.Contains(roles, r) {
+				roles = append(roles, r)
+			}
+		}
+	}
+	return roles, nil
+}
+
 func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) error {
+	origins, err := newOriginGuard(a.cfg.HTTPAllowedOrigins, a.cfg.AuthResourceURL, a.log)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	streamable := server.NewStreamableHTTPServer(a.mcp,
+	transport, err := newMCPHTTP(a.mcp, sessionConfig{
+		Stateless:   a.cfg.HTTPStateless,
+		IdleTimeout: a.cfg.HTTPSessionIdleTimeout,
+		MaxSessions: a.cfg.HTTPMaxSessions,
+	}, a.log, a.metrics.Registry,
 		server.WithStreamableHTTPLogger(a.log),
 		// The identity the authentication middleware put in the request
 		// context goes on to the tool handlers.
@@ -437,13 +476,22 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 			return ctx
 		}),
 	)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	transport.run(ctx)
 	d := &drainer{}
 	mux := http.NewServeMux()
-	var mcpHandler http.Handler = http.MaxBytesHandler(streamable, maxRequestBytes)
+	// Outside in: the drain, the Origin check (before authentication, so a
+	// page of another site gets 403 whatever it sends), authentication,
+	// the body cap, then the session layer and mcp-go.
+	var mcpHandler http.Handler = http.MaxBytesHandler(transport, maxRequestBytes)
 	if a.auth != nil {
 		mcpHandler = a.auth.Middleware(mcpHandler)
 		mux.Handle("GET "+a.auth.MetadataPath(), a.auth.MetadataHandler())
 	}
+	mcpHandler = origins.wrap(mcpHandler)
 	mux.Handle("/mcp", d.wrap(mcpHandler))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -472,7 +520,12 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	a.log.Info("serving MCP over streamable "+strings.ToUpper(scheme), "url", scheme+"://"+ln.Addr().String()+"/mcp")
+	sessions := []any{"sessions", "stateless"}
+	if !a.cfg.HTTPStateless {
+		sessions = []any{"max_sessions", a.cfg.HTTPMaxSessions, "session_idle_timeout", a.cfg.HTTPSessionIdleTimeout.String()}
+	}
+	a.log.Info("serving MCP over streamable "+strings.ToUpper(scheme),
+		append([]any{"url", scheme + "://" + ln.Addr().String() + "/mcp"}, sessions...)...)
 	select {
 	case err := <-errc:
 		return err
@@ -487,7 +540,7 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = streamable.Shutdown(sctx)
+	_ = transport.Shutdown(sctx)
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}

@@ -44,7 +44,7 @@ func newAuthenticator(ctx context.Context, cfg Config, logger *slog.Logger, tm t
 	cfg = cfg.withDefaults()
 	a := &Authenticator{cfg: cfg, log: logger, meta: newMetadata(cfg)}
 	if cfg.TokensFile != "" {
-		s, err := newTokenStore(cfg.TokensFile)
+		s, err := newTokenStore(cfg.TokensFile, cfg.LoginRoles)
 		if err != nil {
 			return nil, err
 		}
@@ -195,7 +195,8 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 
 // refuse answers 401. Per RFC 6750 §3.1, a request without credentials
 // gets the bare challenge; one with a bad token gets error="invalid_token"
-// and a description.
+// and a description. A valid token that grants a role the server does not
+// allow gets 403: authenticating again with the same token would not help.
 func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, e *Error, presented bool) {
 	level := slog.LevelInfo
 	if e.Code == CodeNoToken {
@@ -206,6 +207,15 @@ func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, e *Error,
 		attrs = append(attrs, "err", e.Err.Error())
 	}
 	a.log.Log(r.Context(), level, "authentication refused", attrs...)
+
+	if e.Code == CodeRoleNotAllowed {
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusForbidden)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": string(e.Code), "error_description": e.Message})
+		return
+	}
 
 	challenge := `Bearer resource_metadata="` + quoteSafe(a.meta.url(r)) + `"`
 	body := map[string]string{"error": "unauthorized", "error_description": e.Message}

@@ -10,10 +10,12 @@
 package httpauth
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"strings"
 	"time"
 )
@@ -24,6 +26,8 @@ const (
 	DefaultJWKSRefresh   = 15 * time.Minute
 	minJWKSRefresh       = 10 * time.Second
 	maxJWKSRefresh       = 24 * time.Hour
+	minTokenLifetime     = time.Minute
+	maxTokenLifetime     = 30 * 24 * time.Hour
 )
 
 // Config is how callers authenticate. Tokens file and JWKS may both be set:
@@ -47,6 +51,17 @@ type Config struct {
 	// RoleClaim, when set, names a claim holding the PostgreSQL role the
 	// caller's queries run as. A token without it is refused.
 	RoleClaim string
+	// AllowedRoles are the roles RoleClaim may name: exact role names, or
+	// path.Match patterns (*, ?, [a-z]) such as "analyst_*", matched
+	// against the whole name, case-sensitively. Required with RoleClaim:
+	// without it a token could name any role the login role may switch
+	// to. Whatever the list, a claim naming a login role (LoginRoles) or a
+	// predefined pg_* role is refused.
+	AllowedRoles []string
+	// MaxTokenLifetime, when above 0, bounds a JWT's lifetime: the token
+	// must carry iat and exp, exp-iat must not exceed it, nor exp-now
+	// (beyond the clock skew).
+	MaxTokenLifetime time.Duration
 	// DatabasesClaim, when set, names a claim holding the list of databases
 	// the caller may use. A token without it is refused.
 	DatabasesClaim string
@@ -64,6 +79,13 @@ type Config struct {
 	// AuthorizationServers are listed in the metadata (default: Issuer,
 	// when set).
 	AuthorizationServers []string
+
+	// LoginRoles are the roles pgmcp's database pools log in as (not a
+	// setting: the server fills it in from the databases before New). No
+	// identity may be given one of them as its role, neither by a JWT
+	// claim nor by the tokens file: the login role holds what every
+	// per-user role holds, and more.
+	LoginRoles []string
 }
 
 // Enabled reports whether any authentication is configured.
@@ -136,10 +158,15 @@ func (c Config) Problems() []Problem {
 	if !c.JWTEnabled() {
 		// Settings that only make sense with JWTs are an error alone: the
 		// user meant to turn JWTs on and would otherwise get no JWT check.
-		for _, f := range []struct{ field, value string }{
-			{"Issuer", c.Issuer}, {"Audience", c.Audience}, {"RoleClaim", c.RoleClaim}, {"DatabasesClaim", c.DatabasesClaim},
+		for _, f := range []struct {
+			field string
+			set   bool
+		}{
+			{"Issuer", c.Issuer != ""}, {"Audience", c.Audience != ""}, {"RoleClaim", c.RoleClaim != ""},
+			{"DatabasesClaim", c.DatabasesClaim != ""}, {"AllowedRoles", len(c.AllowedRoles) > 0},
+			{"MaxTokenLifetime", c.MaxTokenLifetime != 0},
 		} {
-			if f.value != "" {
+			if f.set {
 				bad(f.field, "is set but JWT authentication is off: set the JWKS URL too, or unset it")
 			}
 		}
@@ -167,8 +194,57 @@ func (c Config) Problems() []Problem {
 	if c.JWKSRefresh < minJWKSRefresh || c.JWKSRefresh > maxJWKSRefresh {
 		bad("JWKSRefresh", "must be between %s and %s, got %s", minJWKSRefresh, maxJWKSRefresh, c.JWKSRefresh)
 	}
+	if c.MaxTokenLifetime != 0 && (c.MaxTokenLifetime < minTokenLifetime || c.MaxTokenLifetime > maxTokenLifetime) {
+		bad("MaxTokenLifetime", "must be 0 (off) or between %s and %s, got %s", minTokenLifetime, maxTokenLifetime, c.MaxTokenLifetime)
+	}
+	switch {
+	case c.RoleClaim != "" && len(c.AllowedRoles) == 0:
+		bad("AllowedRoles", "is required with the role claim: list the roles a token may name (names, or patterns such as analyst_*); "+
+			"without the list a token could name any role pgmcp's login role may switch to")
+	case c.RoleClaim == "" && len(c.AllowedRoles) > 0:
+		bad("AllowedRoles", "is set but no role claim is: set the role claim too, or unset it")
+	}
+	for _, pat := range c.AllowedRoles {
+		if err := checkRolePattern(pat); err != nil {
+			bad("AllowedRoles", "%q: %v", pat, err)
+			continue
+		}
+		for _, login := range c.LoginRoles {
+			if !hasPatternMeta(pat) && strings.EqualFold(pat, login) {
+				bad("AllowedRoles", "%q is pgmcp's login role: a caller may never run as it (list the per-user roles only)", pat)
+			}
+		}
+	}
 	return p
 }
+
+// checkRolePattern accepts a role name or a path.Match pattern over role
+// names: letters, digits, _ $ - and the pattern characters * ? [ ] ^.
+func checkRolePattern(pat string) error {
+	if pat == "" || len(pat) > 128 {
+		return errors.New("must be a role name or a pattern of at most 128 characters")
+	}
+	for i := 0; i < len(pat); i++ {
+		c := pat[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("_$-*?[]^", c) >= 0:
+		default:
+			return fmt.Errorf("holds %q: use letters, digits, _ $ - and the pattern characters * ? [ ]", c)
+		}
+	}
+	if _, err := path.Match(pat, ""); err != nil {
+		return errors.New("is not a valid pattern (see Go's path.Match: *, ?, [a-z], [^a-z])")
+	}
+	if !hasPatternMeta(pat) && strings.HasPrefix(strings.ToLower(pat), "pg_") {
+		return errors.New("pg_* roles are PostgreSQL's predefined roles and are never allowed")
+	}
+	return nil
+}
+
+// hasPatternMeta reports whether a role pattern is a pattern rather than
+// a name.
+func hasPatternMeta(pat string) bool { return strings.ContainsAny(pat, "*?[") }
 
 // withDefaults fills in the defaults.
 func (c Config) withDefaults() Config {

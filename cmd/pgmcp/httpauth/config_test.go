@@ -45,7 +45,26 @@ func TestConfigProblems(t *testing.T) {
 		{"resource with fragment", with(func(c *Config) { c.ResourceURL = "https://h/mcp#x" }), []string{"ResourceURL"}},
 		{"resource with query", with(func(c *Config) { c.ResourceURL = "https://h/mcp?x=1" }), []string{"ResourceURL"}},
 		{"bad authorization server", with(func(c *Config) { c.AuthorizationServers = []string{"idp"} }), []string{"AuthorizationServers"}},
-		{"bad claim name", with(func(c *Config) { c.RoleClaim = "realm_access.roles" }), []string{"RoleClaim"}},
+		{"bad claim name", with(func(c *Config) { c.RoleClaim = "realm_access.roles"; c.AllowedRoles = []string{"r"} }), []string{"RoleClaim"}},
+		{"role claim without allowed roles", with(func(c *Config) { c.RoleClaim = "pg_role" }), []string{"AllowedRoles"}},
+		{"role claim with allowed roles", with(func(c *Config) {
+			c.RoleClaim = "pg_role"
+			c.AllowedRoles = []string{"analyst_*", "auditor", "team_[ab]"}
+		}), nil},
+		{"allowed roles without role claim", with(func(c *Config) { c.AllowedRoles = []string{"analyst"} }), []string{"AllowedRoles"}},
+		{"allowed roles without jwks", Config{TokensFile: tokens, AllowedRoles: []string{"analyst"}}, []string{"AllowedRoles"}},
+		{"allowed role a bad pattern", with(func(c *Config) { c.RoleClaim = "pg_role"; c.AllowedRoles = []string{"analyst_[a"} }), []string{"AllowedRoles"}},
+		{"allowed role with a slash", with(func(c *Config) { c.RoleClaim = "pg_role"; c.AllowedRoles = []string{"a/b"} }), []string{"AllowedRoles"}},
+		{"allowed role pg_*", with(func(c *Config) { c.RoleClaim = "pg_role"; c.AllowedRoles = []string{"pg_read_server_files"} }), []string{"AllowedRoles"}},
+		{"allowed role the login role", with(func(c *Config) {
+			c.RoleClaim = "pg_role"
+			c.AllowedRoles = []string{"analyst_*", "PGMCP_reader"}
+			c.LoginRoles = []string{"pgmcp_reader"}
+		}), []string{"AllowedRoles"}},
+		{"max lifetime", with(func(c *Config) { c.MaxTokenLifetime = time.Hour }), nil},
+		{"max lifetime too short", with(func(c *Config) { c.MaxTokenLifetime = 10 * time.Second }), []string{"MaxTokenLifetime"}},
+		{"max lifetime negative", with(func(c *Config) { c.MaxTokenLifetime = -time.Hour }), []string{"MaxTokenLifetime"}},
+		{"max lifetime without jwks", Config{TokensFile: tokens, MaxTokenLifetime: time.Hour}, []string{"MaxTokenLifetime"}},
 		{"refresh too short", with(func(c *Config) { c.JWKSRefresh = time.Second }), []string{"JWKSRefresh"}},
 		{"refresh too long", with(func(c *Config) { c.JWKSRefresh = 48 * time.Hour }), []string{"JWKSRefresh"}},
 	}

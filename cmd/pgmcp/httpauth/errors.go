@@ -31,8 +31,16 @@ const (
 	// be parsed.
 	CodeBadSignature Code = "bad_signature"
 	// CodeBadClaims: a required claim is missing or malformed (exp, the
-	// identity, role or databases claim).
+	// identity, role or databases claim), a claim is repeated, or exp, nbf
+	// or iat is not a JSON number.
 	CodeBadClaims Code = "bad_claims"
+	// CodeTokenLifetime: the JWT is valid for longer than the configured
+	// maximum lifetime (exp-iat, or exp-now).
+	CodeTokenLifetime Code = "token_lifetime_too_long"
+	// CodeRoleNotAllowed: the JWT is valid but its role claim names a role
+	// the server does not allow (not in the allowed roles, a pg_* role, or
+	// pgmcp's login role). Answered 403, not 401.
+	CodeRoleNotAllowed Code = "role_not_allowed"
 )
 
 // Error is an authentication failure.

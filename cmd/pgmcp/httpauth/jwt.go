@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -390,7 +391,82 @@ func (v *jwtVerifier) verify(ctx context.Context, token string) (tools.Identity,
 	if err != nil {
 		return tools.Identity{}, classifyJWTError(err, mismatch)
 	}
+	if err := checkRawClaims(token); err != nil {
+		return tools.Identity{}, err
+	}
+	if err := v.checkLifetime(tok, time.Now()); err != nil {
+		return tools.Identity{}, err
+	}
 	return v.identity(tok)
+}
+
+// checkRawClaims reads the payload jwx has just verified and refuses what
+// jwx would let through: a claim given twice (jwx and pgmcp must not read
+// different values), and exp, nbf or iat that are not JSON numbers (jwx
+// also accepts a numeric string such as "9999999999", and even an RFC 3339
+// date; RFC 7519 §2 says a NumericDate is a JSON number).
+func checkRawClaims(token string) *Error {
+	fail := func(msg string, cause error) *Error { return authErr(CodeBadClaims, msg, cause) }
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return fail("the token is not a valid JWT", errors.New("not three segments"))
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return fail("the token is not a valid JWT", fmt.Errorf("payload: %w", err))
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return fail("the token's claims are not a JSON object", err)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return fail("the token's claims are not valid JSON", err)
+		}
+		name, _ := t.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return fail("the token's claims are not valid JSON", err)
+		}
+		if seen[name] {
+			return fail("the token holds a claim twice", fmt.Errorf("claim %q is repeated", name))
+		}
+		seen[name] = true
+		switch name {
+		case "exp", "nbf", "iat":
+			if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+				return fail("the token's exp/nbf/iat claims must be JSON numbers of seconds since 1970",
+					fmt.Errorf("claim %q is %.40s", name, raw))
+			}
+		}
+	}
+	return nil
+}
+
+// checkLifetime applies MaxTokenLifetime: iat and exp are required, and
+// neither exp-iat nor exp-now may exceed the maximum (exp-now gets the
+// clock skew, as iat may be that far ahead of pgmcp's clock).
+func (v *jwtVerifier) checkLifetime(tok jwt.Token, now time.Time) *Error {
+	limit := v.cfg.MaxTokenLifetime
+	if limit <= 0 {
+		return nil
+	}
+	exp, okExp := tok.Expiration()
+	iat, okIat := tok.IssuedAt()
+	if !okExp || !okIat {
+		return authErr(CodeBadClaims, "the token lacks a required claim (exp and iat are required: the server limits token lifetimes)", nil)
+	}
+	if life := exp.Sub(iat); life > limit {
+		return authErr(CodeTokenLifetime, fmt.Sprintf("the token is valid for %s, longer than this server accepts (%s)", life.Round(time.Second), limit),
+			fmt.Errorf("iat %s exp %s", iat.UTC().Format(time.RFC3339), exp.UTC().Format(time.RFC3339)))
+	}
+	if left := exp.Sub(now); left > limit+clockSkew {
+		return authErr(CodeTokenLifetime, fmt.Sprintf("the token is valid for another %s, longer than this server accepts (%s)", left.Round(time.Second), limit),
+			fmt.Errorf("exp %s", exp.UTC().Format(time.RFC3339)))
+	}
+	return nil
 }
 
 // keysFor finds the keys for kid and alg, fetching the JWKS again (rate
@@ -486,6 +562,10 @@ func (v *jwtVerifier) identity(tok jwt.Token) (tools.Identity, *Error) {
 		if err != nil {
 			return id, authErr(CodeBadClaims, fmt.Sprintf("the token's %q claim must name a PostgreSQL role", v.cfg.RoleClaim), err)
 		}
+		if why := roleRefusal(role, v.cfg.AllowedRoles, v.cfg.LoginRoles); why != "" {
+			return id, authErr(CodeRoleNotAllowed, fmt.Sprintf("the token's %q claim names a role this server does not allow: %s", v.cfg.RoleClaim, why),
+				fmt.Errorf("role %q", role))
+		}
 		id.Role = role
 	}
 	if v.cfg.DatabasesClaim != "" {
@@ -499,6 +579,28 @@ func (v *jwtVerifier) identity(tok jwt.Token) (tools.Identity, *Error) {
 		id.Databases = dbs
 	}
 	return id, nil
+}
+
+// roleRefusal says why a role named by a token may not be used, or ""
+// when it may: never a login role of pgmcp (compared case-insensitively,
+// to be safe) nor a predefined pg_* role, and otherwise only a role that
+// one of the allowed names or patterns matches (path.Match, whole name,
+// case-sensitive, as PostgreSQL's quoted role names are).
+func roleRefusal(role string, allowed, login []string) string {
+	for _, l := range login {
+		if strings.EqualFold(role, l) {
+			return "it is pgmcp's own login role"
+		}
+	}
+	if strings.HasPrefix(strings.ToLower(role), "pg_") {
+		return "pg_* roles are PostgreSQL's predefined roles"
+	}
+	for _, pat := range allowed {
+		if ok, err := path.Match(pat, role); err == nil && ok {
+			return ""
+		}
+	}
+	return "it is not among the allowed roles"
 }
 
 func claim(tok jwt.Token, name string) (any, error) {

@@ -36,6 +36,7 @@ func TestJWTValidTokens(t *testing.T) {
 	cfg := jw.config()
 	cfg.IdentityClaim = "preferred_username"
 	cfg.RoleClaim = "pg_role"
+	cfg.AllowedRoles = []string{"analyst"}
 	cfg.DatabasesClaim = "pg_databases"
 	a, _ := newTestAuth(t, cfg, fastTiming)
 	srv := serve(t, a)
@@ -252,6 +253,7 @@ func TestJWTClaimMappingRefusals(t *testing.T) {
 	jw := newJWKSServer(t)
 	cfg := jw.config()
 	cfg.RoleClaim = "pg_role"
+	cfg.AllowedRoles = []string{"analyst*"}
 	cfg.DatabasesClaim = "pg_databases"
 	a, _ := newTestAuth(t, cfg, fastTiming)
 	srv := serve(t, a)

@@ -226,13 +226,15 @@ type tokenRecord struct {
 // tokenStore verifies tokens against the tokens file. The entries are
 // swapped whole by reload, so lookups never lock.
 type tokenStore struct {
-	path    string
-	reload  sync.Mutex // one reload at a time
-	records atomic.Pointer[[]tokenRecord]
+	path string
+	// loginRoles are pgmcp's login roles, which no entry may name.
+	loginRoles []string
+	reload     sync.Mutex // one reload at a time
+	records    atomic.Pointer[[]tokenRecord]
 }
 
-func newTokenStore(path string) (*tokenStore, error) {
-	s := &tokenStore{path: path}
+func newTokenStore(path string, loginRoles []string) (*tokenStore, error) {
+	s := &tokenStore{path: path, loginRoles: loginRoles}
 	if _, err := s.load(); err != nil {
 		return nil, err
 	}
@@ -259,6 +261,18 @@ func (s *tokenStore) load() (int, error) {
 	entries, err := ParseTokensFile(data)
 	if err != nil {
 		return 0, fmt.Errorf("tokens file %s: %w", s.path, err)
+	}
+	var problems []string
+	for i, e := range entries {
+		for _, l := range s.loginRoles {
+			if e.Role != "" && strings.EqualFold(e.Role, l) {
+				problems = append(problems, fmt.Sprintf("entry %d (%q): role %q is pgmcp's login role: a token's role must be a per-user role the login role may switch to "+
+					"(leave role out to run as the login role)", i+1, e.Name, e.Role))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return 0, fmt.Errorf("tokens file %s: %s", s.path, strings.Join(problems, "; "))
 	}
 	recs := make([]tokenRecord, len(entries))
 	for i, e := range entries {
