@@ -13,6 +13,7 @@ import (
 
 	"github.com/pgmcp/pgmcp/tests/fakellm"
 	"github.com/pgmcp/pgmcp/tests/pgtest"
+	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
 // TestAsk runs pgmcp ask on the demo database with the scripted model:
@@ -156,6 +157,9 @@ func TestSchemaCommand(t *testing.T) {
 func TestDoctor(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t, pgtest.Demo)
+	// The role hardened as docs/ROLES.md says: doctor's function checks
+	// pass (TestHardenedDoctor shows them failing on an unhardened role).
+	db.Exec(t, pgexec.HardeningSQL(pgtest.Reader))
 	fake := fakellm.New(t, fakellm.Sequence(fakellm.Text("OK")))
 	policy := "PGMCP_POLICY_FILE=" + demoPolicyFile(t)
 	model := []string{"PGMCP_LLM_BASE_URL=" + fake.URL(), "PGMCP_LLM_MODEL=fake-model"}

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmcp/pgmcp/cmd/pgmcp/httpauth"
 	"github.com/pgmcp/pgmcp/llm"
 	"github.com/pgmcp/pgmcp/sqlguard"
 	"github.com/pgmcp/pgmcp/tools/pgexec"
@@ -22,11 +25,13 @@ const doctorUsage = `usage: pgmcp doctor
 
 Checks, with the same PGMCP_* configuration as serve: the configuration;
 each database (reachable, its version, the role is not a superuser and
-cannot write, create or reach the server's files and processes,
-standard_conforming_strings, no function shadowing a builtin, the policy
-and what its blocks imply through partitions and inheritance children);
-the model endpoint. Prints a fix for each problem. Exit status 0 when
-everything passes, 1 when something fails, 2 on a usage error.
+cannot write, create or reach the server's files and processes, which
+functions that run SQL text or change session state the role and the
+callers' roles may execute, temp_file_limit, standard_conforming_strings,
+no function shadowing a builtin, the policy and what its blocks imply
+through partitions and inheritance children); the model endpoint. Prints
+a fix for each problem. Exit status 0 when everything passes (warnings
+included), 1 when something fails, 2 on a usage error.
 `
 
 // doctor collects the checklist's lines and counts the failures.
@@ -196,7 +201,9 @@ func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
 		} else {
 			d.ok("role %s is not in pg_read_server_files, pg_write_server_files, pg_execute_server_program nor pg_signal_backend", r.Name)
 		}
+		d.functions(ctx, pool, cfg, dc, r)
 	}
+	d.tempFileLimit(ctx, pool, r)
 
 	// What the server gives a client that does not pin the setting
 	// (pgmcp pins it on, but a pooler in transaction mode may drop
@@ -236,6 +243,201 @@ func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
 			d.grants(ctx, pool, r.Name, p.AllowedRelations)
 			d.examples(dc, p)
 		}
+	}
+}
+
+// functions checks which of pgexec.FunctionGroups the login role, and
+// every role pgmcp may switch to for a caller, may EXECUTE: one line per
+// group present in the database, with the REVOKE statements that close it.
+//
+// A group executable only through PostgreSQL's default grant to PUBLIC is
+// a warning: every database starts that way, the guard refuses all of
+// these functions and pgmcp needs none of them, and the fix (a REVOKE
+// FROM PUBLIC) changes what every role of the database may do, which may
+// not be the pgmcp operator's call. A group executable through a grant
+// someone made (to the role, or to a role it inherits from), or by a
+// superuser caller role, is a failure, like a write grant: the role was
+// given more than a read-only role has.
+func (d *doctor) functions(ctx context.Context, pool *pgxpool.Pool, cfg *Config, dc DatabaseConfig, r pgexec.RoleReport) {
+	callers, source, err := callerRoles(ctx, pool, cfg, dc, r.Name)
+	if err != nil {
+		d.fail("cannot list the roles pgmcp may switch to: "+err.Error(), "fix the tokens file (pgmcp token new writes valid entries)")
+		return
+	}
+	rep, err := pgexec.CheckFunctions(ctx, pool, append([]string{r.Name}, callers...))
+	if err != nil {
+		d.fail("cannot check which functions the role may execute: "+err.Error(), "")
+		return
+	}
+	if n := len(rep.Missing); n > 0 {
+		d.warn(fmt.Sprintf("%s names %s that %s not exist in database %s: %s; the calls of those callers fail",
+			source, plural(n, "a role", "roles"), plural(n, "does", "do"), r.Database, strings.Join(rep.Missing, ", ")),
+			fmt.Sprintf("create %s (CREATE ROLE name NOLOGIN; GRANT name TO %s;), or correct %s", plural(n, "it", "them"), pgx.Identifier{r.Name}.Sanitize(), source))
+	}
+	who := rep.Roles[0]
+	if len(rep.Roles) > 1 {
+		who += " and the role" + plural(len(rep.Roles)-1, "", "s") + " of " + source + " (" + list(rep.Roles[1:], 4) + ")"
+	}
+	caveat := true
+	for _, c := range rep.Groups {
+		if len(c.Grants) == 0 {
+			d.ok("%s may not execute %s", who, c.Group.Title)
+			continue
+		}
+		what := fmt.Sprintf("%s (%s risk): %s; SQL that got past the guard could %s", c.Group.Title, c.Group.Risk, executable(c.Grants), c.Group.Does)
+		var fix []string
+		public := false
+		for _, g := range c.Grants {
+			public = public || g.Public
+		}
+		if public && caveat {
+			caveat = false
+			fix = append(fix, fmt.Sprintf("in database %s, as its owner or a superuser (function privileges are per database, and FROM PUBLIC takes EXECUTE from every role of this database: grant back what your applications use; see \"Hardening the role\" in docs/ROLES.md):",
+				pgx.Identifier{r.Database}.Sanitize()))
+		}
+		fix = append(fix, c.Revokes()...)
+		for _, g := range c.Grants {
+			if g.Superuser && !slices.Contains(fix, "-- "+g.Role+" is a superuser: do not let pgmcp switch to it") {
+				fix = append(fix, "-- "+g.Role+" is a superuser: do not let pgmcp switch to it")
+			}
+		}
+		if c.Explicit() {
+			d.fail(what, strings.Join(fix, "\n"))
+		} else {
+			d.warn(what, strings.Join(fix, "\n"))
+		}
+	}
+}
+
+// executable says who may execute what, and through which grant: roles
+// that may execute the same functions the same way share one clause.
+func executable(grants []pgexec.FunctionGrant) string {
+	type clause struct {
+		roles []string
+		names []string
+		how   string
+	}
+	byRole := map[string]*clause{}
+	var order []string
+	for _, g := range grants {
+		c := byRole[g.Role]
+		if c == nil {
+			c = &clause{}
+			byRole[g.Role] = c
+			order = append(order, g.Role)
+		}
+		if !slices.Contains(c.names, g.Name) {
+			c.names = append(c.names, g.Name)
+		}
+		var hows []string
+		if g.Superuser {
+			hows = append(hows, "as a superuser")
+		}
+		if g.Public {
+			hows = append(hows, "through PUBLIC")
+		}
+		for _, grantee := range g.Grantees {
+			hows = append(hows, "granted to "+grantee)
+		}
+		for _, h := range hows {
+			if !strings.Contains(c.how, h) {
+				if c.how != "" {
+					c.how += ", "
+				}
+				c.how += h
+			}
+		}
+	}
+	var merged []*clause
+	for _, role := range order {
+		c := byRole[role]
+		found := false
+		for _, m := range merged {
+			if m.how == c.how && slices.Equal(m.names, c.names) {
+				m.roles = append(m.roles, role)
+				found = true
+				break
+			}
+		}
+		if !found {
+			merged = append(merged, &clause{roles: []string{role}, names: c.names, how: c.how})
+		}
+	}
+	parts := make([]string, len(merged))
+	for i, m := range merged {
+		parts[i] = fmt.Sprintf("%s may execute %s, %s", list(m.roles, 4), strings.Join(m.names, ", "), m.how)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// list joins at most n items with commas and says how many more there are.
+func list(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
+}
+
+// callerRoles returns the roles pgmcp may switch to for callers of
+// database dc, and where they come from: the roles of the tokens file's
+// entries that may use dc, and with a JWT role claim every role the login
+// role may SET ROLE to that PGMCP_AUTH_ALLOWED_ROLES lets a claim name.
+func callerRoles(ctx context.Context, pool *pgxpool.Pool, cfg *Config, dc DatabaseConfig, login string) ([]string, string, error) {
+	var roles, sources []string
+	if cfg.AuthTokensFile != "" {
+		data, err := os.ReadFile(cfg.AuthTokensFile)
+		if err != nil {
+			return nil, "", err
+		}
+		entries, err := httpauth.ParseTokensFile(data)
+		if err != nil {
+			return nil, "", fmt.Errorf("tokens file %s: %w", cfg.AuthTokensFile, err)
+		}
+		for _, e := range entries {
+			if e.Role != "" && e.Role != login && !slices.Contains(roles, e.Role) && (len(e.Databases) == 0 || slices.Contains(e.Databases, dc.Name)) {
+				roles = append(roles, e.Role)
+			}
+		}
+		sources = append(sources, "the tokens file")
+	}
+	if cfg.AuthJWKSURL != "" && cfg.AuthRoleClaim != "" {
+		// The roles a claim may name: those PGMCP_AUTH_ALLOWED_ROLES
+		// matches among the roles the login role may switch to, never a
+		// pg_* role (httpauth refuses them whatever the list).
+		members, err := pgexec.CallerRoles(ctx, pool, login)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, m := range members {
+			if slices.Contains(roles, m) || strings.HasPrefix(strings.ToLower(m), "pg_") {
+				continue
+			}
+			for _, pat := range cfg.AuthAllowedRoles {
+				if ok, err := path.Match(pat, m); err == nil && ok {
+					roles = append(roles, m)
+					break
+				}
+			}
+		}
+		sources = append(sources, "the JWT role claim")
+	}
+	return roles, strings.Join(sources, " and "), nil
+}
+
+// tempFileLimit warns when the login role's queries may write temporary
+// files without bound. temp_file_limit is a superuser setting that SET
+// ROLE does not change: the login role's value bounds every caller.
+func (d *doctor) tempFileLimit(ctx context.Context, pool *pgxpool.Pool, r pgexec.RoleReport) {
+	v, err := pgexec.TempFileLimit(ctx, pool)
+	switch {
+	case err != nil:
+		d.fail("cannot read temp_file_limit: "+err.Error(), "")
+	case v == "-1":
+		d.warn(fmt.Sprintf("temp_file_limit is unset (-1) for role %s: one query can write temporary files (sorts, hashes) until the disk is full", r.Name),
+			fmt.Sprintf("as a superuser (%s is an example: the most temporary file space one query may use; new sessions pick it up, and a caller's role does not change it):\n%s",
+				pgexec.TempFileLimitExample, pgexec.TempFileLimitSQL(pgx.Identifier{r.Name}.Sanitize())))
+	default:
+		d.ok("temp_file_limit is %s for role %s: it bounds the temporary files of each query, whatever the caller's role", v, r.Name)
 	}
 }
 
