@@ -85,8 +85,17 @@ func (c *Cache) Get(ctx context.Context) (*Prepared, error) {
 	default:
 		call = c.startLocked(false)
 	}
+	check := !call.full && c.cur != nil
 	c.mu.Unlock()
-	p, err := c.wait(ctx, call)
+	wctx := ctx
+	if check {
+		// A change check never holds a caller for long: past checkWait the
+		// schema in hand is served (Stale says so) while the check goes on.
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, checkWait)
+		defer cancel()
+	}
+	p, err := c.wait(wctx, call)
 	if err != nil && ctx.Err() == nil {
 		c.mu.Lock()
 		stale := c.cur
@@ -126,6 +135,26 @@ func (c *Cache) SetFilter(f Filter) {
 	c.filter = f
 	c.epoch++
 	c.mu.Unlock()
+}
+
+// checkWait is the longest a caller waits for a change check (or a load it
+// joined while a schema was in hand) before the schema in hand is served;
+// checkTimeout bounds the check itself.
+const (
+	checkWait    = 2 * time.Second
+	checkTimeout = 15 * time.Second
+)
+
+// Stale reports whether the schema served now is past its TTL without a
+// successful check (the database did not answer one, or one is running),
+// and since when it was last known current.
+func (c *Cache) Stale() (since time.Time, stale bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur == nil {
+		return time.Time{}, false
+	}
+	return c.checkedAt, c.now().Sub(c.checkedAt) >= c.opts.TTL+checkWait
 }
 
 // Loads returns how many full loads the cache has done.
@@ -183,7 +212,11 @@ func (c *Cache) wait(ctx context.Context, call *loadCall) (*Prepared, error) {
 // run does one load, outside the lock, then publishes it and starts the
 // queued load, if any.
 func (c *Cache) run(call *loadCall, prev *Prepared) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.LoadTimeout)
+	timeout := c.opts.LoadTimeout
+	if !call.full && prev != nil {
+		timeout = min(timeout, checkTimeout)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := time.Now()
 	res, changed, err := c.load(ctx, call.full, call.filter, prev)

@@ -18,14 +18,18 @@ type source struct {
 // no data values. The full text stays in Err, for the debug log only.
 func pgError(pe *pgconn.PgError, src source) *Error {
 	switch {
+	case pe.Code == "57014" && strings.Contains(pe.Message, "user request"):
+		return &Error{Code: CodeCancelled, Message: "the query was cancelled on the server (pg_cancel_backend, or an administrator)", Err: pe, PG: &PgError{SQLState: pe.Code}}
 	case pe.Code == "57014":
 		return &Error{Code: CodeQueryTimeout, Message: "the query was stopped by the statement timeout", Err: pe, PG: &PgError{SQLState: pe.Code}}
 	case pe.Code == "25006":
 		return &Error{Code: CodeReadOnlyViolation, Message: "the query tried to write in a read-only transaction", Err: pe, PG: &PgError{SQLState: pe.Code}}
 	case pe.Code == "55P03":
 		return &Error{Code: CodeQueryTimeout, Message: "the query waited too long for a lock", Err: pe, PG: &PgError{SQLState: pe.Code}}
-	case strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03":
-		return &Error{Code: CodeUnreachable, Message: "the database connection failed (SQLSTATE " + pe.Code + ")", Err: pe, PG: &PgError{SQLState: pe.Code}}
+	case pe.Code == "57P03" || pe.Code == "08001" || pe.Code == "08004":
+		return &Error{Code: CodeUnreachable, Message: "the database does not accept connections now (SQLSTATE " + pe.Code + ")", Err: pe, PG: &PgError{SQLState: pe.Code}}
+	case strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02":
+		return &Error{Code: CodeConnectionLost, Message: "the database ended the connection during the call: it is restarting or shutting down, or the network failed (SQLSTATE " + pe.Code + ")", Err: pe, PG: &PgError{SQLState: pe.Code}}
 	}
 	msg := sanitize(pe.Code, pe.Message, src)
 	pg := &PgError{SQLState: pe.Code, Message: msg, Position: int(pe.Position)}

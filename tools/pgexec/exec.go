@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +29,43 @@ const (
 	// CodeResultTooLarge: the server sent a row (or another message) larger
 	// than the pool's message bound; none of it was read.
 	CodeResultTooLarge Code = "result_too_large"
+	// CodeConnectionLost: the connection broke while the call used it (the
+	// server crashed, restarted or was shut down, or the network failed).
+	CodeConnectionLost Code = "connection_lost"
+	// CodePoolExhausted: every connection of the pool stayed busy for the
+	// whole acquire timeout (the database itself may be fine).
+	CodePoolExhausted Code = "pool_exhausted"
 )
+
+// Client-side bounds. The server's statement_timeout cannot fire when the
+// server is stopped (a frozen VM, a partition: the kernel may still accept
+// TCP), so every call also has a deadline of its own: its statement timeout
+// plus deadlineMargin. Past it, pgx sends a cancel request and, after
+// deadlineDelay more, closes the connection: a call ends within statement
+// timeout + deadlineMargin + deadlineDelay, whatever the server does.
+const (
+	deadlineMargin = time.Second
+	deadlineDelay  = 2 * time.Second
+	// unboundedCall is the deadline of a call with no statement timeout of
+	// its own (the session's, pinned at connect, applies on the server).
+	unboundedCall = 5 * time.Minute
+	// catalogBound bounds pgmcp's own catalog reads of a call (type names,
+	// plan sizes, what the session check may use).
+	catalogBound = 5 * time.Second
+)
+
+// errNoAnswer is the cause of a call's context when its own deadline
+// passed: the server did not answer, not even with its statement timeout.
+var errNoAnswer = errors.New("the database did not answer in time")
+
+// callContext is the context of a call's statements: the caller's, with
+// the client-side deadline for timeout.
+func callContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout <= 0 {
+		timeout = unboundedCall
+	}
+	return context.WithTimeoutCause(ctx, timeout+deadlineMargin, errNoAnswer)
+}
 
 // Limits bound one execution.
 type Limits struct {
@@ -165,6 +203,8 @@ func (e *Executor) run(ctx context.Context, sql string, lim Limits) (*Result, er
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := callContext(ctx, lim.StatementTimeout)
+	defer cancel()
 	pl := conn.Conn().PgConn().StartPipeline(ctx)
 	steps := sendBegin(pl, lim, lim.StatementTimeout)
 	// The extended protocol's unnamed statement: the server refuses a
@@ -235,7 +275,9 @@ func (e *Executor) begin(ctx context.Context, lim Limits) (*pgxpool.Conn, *sessi
 	if err != nil {
 		return nil, nil, err
 	}
-	caps, err := e.sessionCaps(ctx, conn)
+	cctx, cancel := context.WithTimeoutCause(ctx, catalogBound, errNoAnswer)
+	defer cancel()
+	caps, err := e.sessionCaps(cctx, conn)
 	if err != nil {
 		e.settle(ctx, conn, nil, []string{ReasonCheckFailed})
 		return nil, nil, execError(ctx, err)
@@ -430,10 +472,18 @@ func (e *Executor) acquire(ctx context.Context, lim Limits) (*pgxpool.Conn, erro
 	if err == nil {
 		return conn, nil
 	}
-	if ctx.Err() != nil {
+	var ce *pgconn.ConnectError
+	switch {
+	case ctx.Err() != nil:
 		return nil, execError(ctx, err)
+	case errors.As(err, &ce):
+		return nil, &Error{Code: CodeUnreachable, Message: "the database is not reachable (a new connection failed)", Err: err}
+	case e.pool.Stat().AcquiredConns() >= e.pool.Stat().MaxConns():
+		return nil, &Error{Code: CodePoolExhausted, Message: fmt.Sprintf(
+			"all %d database connections stayed busy for %s", e.pool.Stat().MaxConns(), lim.AcquireTimeout), Err: err}
+	default:
+		return nil, &Error{Code: CodeUnreachable, Message: fmt.Sprintf("the database did not accept a connection within %s", lim.AcquireTimeout), Err: err}
 	}
-	return nil, &Error{Code: CodeUnreachable, Message: "the database is not reachable", Err: err}
 }
 
 // execError maps an execution error to a safe *Error.
@@ -450,16 +500,24 @@ func execErrorIn(ctx context.Context, err error, src source) error {
 	case errors.As(err, &big):
 		return &Error{Code: CodeResultTooLarge, Message: fmt.Sprintf(
 			"a row of the result is larger than the %d bytes pgmcp reads at once (PGMCP_MAX_ROW_BYTES): select fewer or shorter columns, e.g. left(col, 1000)", big.MaxExpectedBodyLen), Err: err}
+	case ctx.Err() != nil && errors.Is(context.Cause(ctx), errNoAnswer):
+		return &Error{Code: CodeUnreachable, Message: "the database stopped answering (no reply, not even its statement timeout): it may be frozen or cut off; the connection was closed", Err: err}
 	case errors.Is(ctx.Err(), context.Canceled):
 		// pgx cancels the statement in the server, which then answers
 		// 57014 too: the caller's cancel is what happened, not a timeout.
-		return &Error{Code: CodeCancelled, Message: "the query was cancelled", Err: err}
+		msg := "the query was cancelled"
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			msg += " (" + cause.Error() + ")"
+		}
+		return &Error{Code: CodeCancelled, Message: msg, Err: err}
 	case errors.As(err, &pe):
 		return pgError(pe, src)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return &Error{Code: CodeQueryTimeout, Message: "the query did not finish in time", Err: err}
-	case pgconn.SafeToRetry(err) || isNetError(err):
-		return &Error{Code: CodeUnreachable, Message: "the database connection failed", Err: err}
+	case pgconn.SafeToRetry(err):
+		return &Error{Code: CodeUnreachable, Message: "the database connection failed before the query was sent", Err: err}
+	case isNetError(err):
+		return &Error{Code: CodeConnectionLost, Message: "the connection to the database was lost during the call (the server crashed, restarted or the network failed)", Err: err}
 	default:
 		return &Error{Code: CodeQueryFailed, Message: "the query failed", Err: err}
 	}
@@ -467,7 +525,9 @@ func execErrorIn(ctx context.Context, err error, src source) error {
 
 func isNetError(err error) bool {
 	var ce *pgconn.ConnectError
-	return errors.As(err, &ce) || strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "broken pipe") ||
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "broken pipe") ||
 		strings.Contains(err.Error(), "connection reset")
 }
 

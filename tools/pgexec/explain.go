@@ -96,6 +96,8 @@ func (e *Executor) Explain(ctx context.Context, q *sqlguard.Query, lim Limits) (
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := callContext(ctx, lim.ExplainTimeout)
+	defer cancel()
 	const explain = "EXPLAIN (FORMAT JSON, VERBOSE, COSTS) "
 	pl := conn.Conn().PgConn().StartPipeline(ctx)
 	// Planning folds immutable calls on constants: EXPLAIN gets its own,

@@ -119,6 +119,7 @@ func NewPool(ctx context.Context, dsn string, opts Options) (*pgxpool.Pool, erro
 		cfg.MaxConns = 10
 	}
 	cfg.ConnConfig.ConnectTimeout = timeout
+	cfg.ConnConfig.DialFunc = dialFunc(timeout)
 	// No message larger than the bound is ever buffered (a row of one huge
 	// value would otherwise be read whole before any cap applies).
 	cfg.ConnConfig.MaxProtocolMessageBodyLen = opts.MaxMessageBytes
@@ -134,7 +135,7 @@ func NewPool(ctx context.Context, dsn string, opts Options) (*pgxpool.Pool, erro
 	// when the server next writes to a dead socket: send a cancel request
 	// right away, and give up on the connection if that does not help.
 	cfg.ConnConfig.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
-		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, CancelRequestDelay: 0, DeadlineDelay: 2 * time.Second}
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, CancelRequestDelay: 0, DeadlineDelay: deadlineDelay}
 	}
 	pinned := opts.Pinned()
 	for k, v := range pinned {
