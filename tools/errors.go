@@ -129,7 +129,13 @@ func execHint(c pgexec.Code) string {
 	case pgexec.CodeQueryTimeout:
 		return "the query ran longer than the statement timeout; add filters or aggregate more"
 	case pgexec.CodeUnreachable:
-		return "the database is not reachable right now; try again later"
+		return "the database is not reachable or stopped answering; try again later (an operator can check it with pgmcp doctor)"
+	case pgexec.CodeConnectionLost:
+		return "the connection broke during the call (a restart, a crash or the network): run the query again"
+	case pgexec.CodePoolExhausted:
+		return "every database connection is busy with other calls: try again shortly (operators: PGMCP_MAX_CONNS, PGMCP_ACQUIRE_TIMEOUT)"
+	case pgexec.CodeCancelled:
+		return "the call was cancelled before it finished; nothing was changed"
 	case pgexec.CodeQueryFailed:
 		return "fix the query; get_schema lists the tables, columns and types"
 	case pgexec.CodeResultTooLarge:
@@ -154,10 +160,20 @@ func schemaHint(c schema.Code) string {
 func errorResult(ctx context.Context, log *slog.Logger, tool string, err error) *mcp.CallToolResult {
 	body := classify(err)
 	level := slog.LevelInfo
-	if body.Code == string(CodeInternal) {
+	attrs := []any{"tool", tool, "code", body.Code, "err", err}
+	switch body.Code {
+	case string(CodeInternal):
 		level = slog.LevelError
+	case string(pgexec.CodeUnreachable), string(pgexec.CodeConnectionLost), string(pgexec.CodePoolExhausted), string(pgexec.CodeQueryTimeout):
+		// A fault of the database or of its capacity: the operator's
+		// concern, with what pgx or the network said (never row data).
+		level = slog.LevelWarn
+		var pe *pgexec.Error
+		if errors.As(err, &pe) && pe.Err != nil && pe.PG == nil {
+			attrs = append(attrs, "cause", pe.Err.Error())
+		}
 	}
-	log.Log(ctx, level, "tool call failed", "tool", tool, "code", body.Code, "err", err)
+	log.Log(ctx, level, "tool call failed", attrs...)
 	// PostgreSQL's own text may hold row values: only at debug level.
 	var pge *pgconn.PgError
 	if errors.As(err, &pge) && log.Enabled(ctx, slog.LevelDebug) {

@@ -139,6 +139,11 @@ func (h *handlers) getSchema(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	if err != nil {
 		return errorResult(ctx, h.deps.Logger, "get_schema", err), nil
 	}
+	if since, stale := a.schema.Stale(); stale {
+		note := fmt.Sprintf("the database did not answer the schema change check: this is the schema as of %s, which may be stale", since.UTC().Format(time.RFC3339))
+		out.Note = strings.TrimPrefix(out.Note+"; "+note, "; ")
+		text += "\n-- " + note + "\n"
+	}
 	return mcp.NewToolResultStructured(out, text), nil
 }
 

@@ -19,6 +19,10 @@ import (
 // found within this interval and stops the database's queries.
 const shadowInterval = time.Second
 
+// shadowCheckTimeout bounds one check: a database that does not answer it
+// is not waited for (the call's own deadlines then apply).
+const shadowCheckTimeout = 2 * time.Second
+
 // shadowWatch holds the last shadowing check of a database.
 type shadowWatch struct {
 	mu      sync.Mutex // held while a check runs
@@ -35,7 +39,9 @@ func (db *Database) checkShadows(ctx context.Context, pol *sqlguard.Policy) erro
 	w := &db.shadows
 	if w.mu.TryLock() {
 		if time.Since(w.checked) >= shadowInterval && db.Pool != nil {
-			found, err := pgexec.Shadowing(ctx, db.Pool, sqlguard.AllowedFunctions(), sqlguard.AllowedOperators(), pol.SearchPath)
+			cctx, cancel := context.WithTimeout(ctx, shadowCheckTimeout)
+			found, err := pgexec.Shadowing(cctx, db.Pool, sqlguard.AllowedFunctions(), sqlguard.AllowedOperators(), pol.SearchPath)
+			cancel()
 			if err == nil {
 				w.found.Store(&found)
 				w.checked = time.Now()
