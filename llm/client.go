@@ -22,6 +22,17 @@ const (
 	DefaultMaxRetries       = 3
 	DefaultBreakerThreshold = 5
 	DefaultBreakerCooldown  = 30 * time.Second
+	// DefaultMaxAnswerBytes is the longest answer accepted: 64 KiB, eight
+	// times what the 2048 tokens pgmcp asks for can hold.
+	DefaultMaxAnswerBytes = 64 << 10
+)
+
+// The response body cap is bodyCapFactor × MaxAnswerBytes, at least
+// minBodyCap: room for JSON escapes (up to 6 bytes a byte), the reasoning
+// some servers send beside the answer, and the envelope.
+const (
+	bodyCapFactor = 16
+	minBodyCap    = 1 << 20
 )
 
 // Retry tuning. Not configurable: the defaults suit every server we target.
@@ -47,9 +58,16 @@ type Config struct {
 	APIKey string
 	// Model is the model name, as the server knows it. Required.
 	Model string
-	// Timeout bounds a whole Complete call, retries and backoff included.
-	// Zero means DefaultTimeout (60s).
+	// Timeout bounds a whole Complete call, retries and backoff included,
+	// and the budget of WithBudget (a question with its repairs). Zero
+	// means DefaultTimeout (60s).
 	Timeout time.Duration
+	// MaxAnswerBytes is the longest answer (the message content) a call
+	// accepts; a longer one fails with CodeAnswerTooLarge. The response
+	// body is capped at 16 times this (at least 1 MiB) while it is read,
+	// so a server that sends more costs no more memory than that. Zero or
+	// negative means DefaultMaxAnswerBytes (64 KiB).
+	MaxAnswerBytes int
 	// MaxRetries is how many times a failed attempt is retried (429, 408,
 	// 500, 502, 503, 504, network errors). Zero means DefaultMaxRetries (3);
 	// a negative value disables retries.
@@ -87,8 +105,8 @@ func (c Config) String() string {
 	if c.APIKey != "" {
 		key = "set"
 	}
-	return fmt.Sprintf("llm.Config{BaseURL: %q, Model: %q, APIKey: %s, Timeout: %s, MaxRetries: %d, JSONMode: %t}",
-		redactURL(c.BaseURL), c.Model, key, c.Timeout, c.MaxRetries, c.JSONMode)
+	return fmt.Sprintf("llm.Config{BaseURL: %q, Model: %q, APIKey: %s, Timeout: %s, MaxRetries: %d, JSONMode: %t, MaxAnswerBytes: %d}",
+		redactURL(c.BaseURL), c.Model, key, c.Timeout, c.MaxRetries, c.JSONMode, c.MaxAnswerBytes)
 }
 
 // GoString is String: %#v must not print the key either.
@@ -103,6 +121,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("timeout", c.Timeout),
 		slog.Int("max_retries", c.MaxRetries),
 		slog.Bool("json_mode", c.JSONMode),
+		slog.Int("max_answer_bytes", c.MaxAnswerBytes),
 	)
 }
 
@@ -163,7 +182,9 @@ type Client struct {
 	apiKey     string // only to redact it from causes
 	timeout    time.Duration
 	maxRetries int
-	reasoning  bool // an OpenAI reasoning model: max_completion_tokens, no temperature
+	maxAnswer  int   // longest answer content accepted
+	maxBody    int64 // longest response body read
+	reasoning  bool  // an OpenAI reasoning model: max_completion_tokens, no temperature
 	breaker    *breaker
 	log        *slog.Logger
 
@@ -222,10 +243,15 @@ func New(cfg Config) (*Client, error) {
 	}
 	key := strings.TrimSpace(cfg.APIKey)
 	model := strings.TrimSpace(cfg.Model)
+	maxAnswer := cfg.MaxAnswerBytes
+	if maxAnswer <= 0 {
+		maxAnswer = DefaultMaxAnswerBytes
+	}
+	maxBody := max(int64(maxAnswer)*bodyCapFactor, minBodyCap)
 
 	oc := openai.DefaultConfig(key)
 	oc.BaseURL = base
-	oc.HTTPClient = &wire{hc: hc}
+	oc.HTTPClient = &wire{hc: hc, limit: maxBody}
 
 	c := &Client{
 		oa:         openai.NewClientWithConfig(oc),
@@ -234,6 +260,8 @@ func New(cfg Config) (*Client, error) {
 		apiKey:     key,
 		timeout:    timeout,
 		maxRetries: retries,
+		maxAnswer:  maxAnswer,
+		maxBody:    maxBody,
 		reasoning:  isReasoningModel(model),
 		log:        log.With("llm_host", u.Host, "llm_model", model),
 		now:        time.Now,
@@ -268,6 +296,51 @@ func (c *Client) Model() string { return c.model }
 
 // Host returns the endpoint's host (and port), for logs and messages.
 func (c *Client) Host() string { return c.host }
+
+// Timeout returns the LLM timeout: the bound of a call, and of a budget.
+func (c *Client) Timeout() time.Duration { return c.timeout }
+
+// MaxAnswerBytes returns the longest answer a call accepts.
+func (c *Client) MaxAnswerBytes() int { return c.maxAnswer }
+
+// budgetKey is the context key of a *budget.
+type budgetKey struct{}
+
+// budget is the time a task of several calls may take (WithBudget).
+type budget struct {
+	d time.Duration
+}
+
+// errBudgetSpent is the cause of a budget's deadline.
+var errBudgetSpent = errors.New("llm: the time budget is spent")
+
+// WithBudget bounds a task made of several calls, such as a question with
+// its repairs, by one LLM timeout from now: every call made with the
+// returned context, and whatever else the caller does with it (the
+// queries run between the calls), ends at that deadline, and a call cut
+// off by it fails with CodeTimeout. When ctx already carries a budget it
+// is returned as is, so nested callers share the outer budget.
+func (c *Client) WithBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Value(budgetKey{}).(*budget); ok {
+		return ctx, func() {}
+	}
+	ctx = context.WithValue(ctx, budgetKey{}, &budget{d: c.timeout})
+	return context.WithTimeoutCause(ctx, c.timeout, errBudgetSpent)
+}
+
+// BudgetSpent reports whether ctx has ended because the budget of
+// WithBudget ran out (and not because the caller gave up first).
+func BudgetSpent(ctx context.Context) bool {
+	return ctx.Err() != nil && errors.Is(context.Cause(ctx), errBudgetSpent)
+}
+
+// Budget returns the length of the budget ctx carries (zero if none).
+func Budget(ctx context.Context) time.Duration {
+	if b, ok := ctx.Value(budgetKey{}).(*budget); ok {
+		return b.d
+	}
+	return 0
+}
 
 // errCallTimeout is the cause of the per-call deadline (Config.Timeout).
 var errCallTimeout = errors.New("llm call timeout")
@@ -317,7 +390,7 @@ func (c *Client) complete(parent context.Context, req Request) (*Response, outco
 	var last error
 	for {
 		if ctx.Err() != nil {
-			return nil, c.ctxOutcome(parent), c.ctxError(parent, attempts, last)
+			return nil, c.ctxOutcome(parent, start), c.ctxError(parent, attempts, last)
 		}
 		sendJSON := c.wantJSON.Load()
 		sendTemp := !c.reasoning && !c.noTemp.Load()
@@ -331,7 +404,7 @@ func (c *Client) complete(parent context.Context, req Request) (*Response, outco
 		err = redact(err, c.apiKey)
 		last = err
 		if ctx.Err() != nil {
-			return nil, c.ctxOutcome(parent), c.ctxError(parent, attempts, last)
+			return nil, c.ctxOutcome(parent, start), c.ctxError(parent, attempts, last)
 		}
 		f := c.classify(err, w, attempts)
 
@@ -368,7 +441,7 @@ func (c *Client) complete(parent context.Context, req Request) (*Response, outco
 		c.log.Warn("llm attempt failed; retrying", "attempt", attempts, "status", w.status,
 			"delay", delay, "retry_after", f.retryAfter, "err", err)
 		if err := c.sleep(ctx, delay); err != nil {
-			return nil, c.ctxOutcome(parent), c.ctxError(parent, attempts, last)
+			return nil, c.ctxOutcome(parent, start), c.ctxError(parent, attempts, last)
 		}
 	}
 }
@@ -411,6 +484,11 @@ func (c *Client) response(res openai.ChatCompletionResponse, attempts int, laten
 			Message: fmt.Sprintf("the LLM at %s returned no answer (no choices)", c.host)}
 	}
 	ch := res.Choices[0]
+	if n := len(ch.Message.Content); n > c.maxAnswer {
+		// Never handed on: an answer this size is not a query to repair,
+		// and every copy of it (prompts, logs, audit) would cost as much.
+		return nil, outcomeFailure, c.tooLarge(nil, fmt.Sprintf("an answer of %s", sizeText(int64(n))))
+	}
 	if strings.TrimSpace(ch.Message.Content) == "" {
 		switch {
 		case ch.Message.Refusal != "":
@@ -439,10 +517,45 @@ func (c *Client) response(res openai.ChatCompletionResponse, attempts int, laten
 	}, outcomeSuccess, nil
 }
 
+// tooLarge is the error of an answer over the bounds; what describes what
+// the server sent.
+func (c *Client) tooLarge(cause error, what string) *Error {
+	if cause == nil {
+		cause = errAnswerTooLarge
+	}
+	return &Error{Code: CodeAnswerTooLarge, Err: cause,
+		Message: fmt.Sprintf("the LLM at %s sent %s; answers are limited to %s (a query takes a few KiB: "+
+			"the model is looping, or the server ignores the token limit)", c.host, what, sizeText(int64(c.maxAnswer)))}
+}
+
+// errAnswerTooLarge is the cause of an answer over Config.MaxAnswerBytes.
+var errAnswerTooLarge = errors.New("LLM answer too large")
+
+// sizeText formats a byte count for a message: 64 KiB, 1 MiB, 1.5 MiB.
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 // ctxOutcome: the call's own deadline means a slow server (a failure); the
-// caller's cancellation or deadline says nothing about the server.
-func (c *Client) ctxOutcome(parent context.Context) outcome {
+// caller's cancellation or deadline says nothing about the server. A
+// budget (WithBudget) that ran out while this call waited for at least
+// half the LLM timeout counts as a slow server too; a call that got only
+// the end of a budget says little and counts as nothing.
+func (c *Client) ctxOutcome(parent context.Context, start time.Time) outcome {
 	if parent.Err() != nil {
+		if BudgetSpent(parent) && time.Since(start) >= c.timeout/2 {
+			return outcomeFailure
+		}
 		return outcomeNeutral
 	}
 	return outcomeFailure
@@ -456,6 +569,11 @@ func (c *Client) ctxError(parent context.Context, attempts int, last error) *Err
 	}
 	if err := parent.Err(); err != nil {
 		cause := fmt.Errorf("%w (%s)", err, detail)
+		if BudgetSpent(parent) {
+			return &Error{Code: CodeTimeout, Err: fmt.Errorf("%w: %w", errBudgetSpent, cause),
+				Message: fmt.Sprintf("the LLM at %s did not answer within the %s the whole task may take (the LLM timeout covers every attempt and repair)",
+					c.host, Budget(parent))}
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return &Error{Code: CodeTimeout, Err: cause,
 				Message: fmt.Sprintf("the request's deadline passed before the LLM at %s answered", c.host)}

@@ -26,6 +26,32 @@
 // with RetryAfter when the server gave one). When the deadline itself
 // interrupts an attempt or a wait, the code is CodeTimeout.
 //
+// Budget. A task of several calls (pgmcp's question: the model's attempts,
+// its repairs and the queries run between them) is bounded as a whole by
+// WithBudget: one Timeout from its start, shared by every call made with
+// its context and by whatever else the caller runs with it. A call that
+// the budget cuts off fails with CodeTimeout, and BudgetSpent tells the
+// caller the budget, not its own caller, ended the task. A nested
+// WithBudget shares the outer budget. For the breaker, a call cut off by
+// a budget counts as failed only if it waited at least half the Timeout
+// (a slow server); one that got only a budget's last moments counts as
+// nothing.
+//
+// Answer size. An answer (the message content) longer than
+// Config.MaxAnswerBytes (default 64 KiB: eight times what the 2048
+// tokens pgmcp asks for can hold) fails with CodeAnswerTooLarge and is not
+// returned, so no caller can pass it on (to a repair prompt, a log, an
+// audit record). The response body is bounded while it is read, below
+// go-openai (which reads a whole body before decoding it): the wire
+// stops at 16 × MaxAnswerBytes, at least 1 MiB (room for JSON escapes, a
+// reasoning field and the envelope), and the call fails with
+// CodeAnswerTooLarge at once, whatever the server goes on sending; an
+// error response's body is read up to 64 KiB and then handled by its
+// status. Neither is retried: a server that ignored max_tokens once will
+// again. Both count as failures for the breaker. pgmcp never asks for a
+// streamed response; a stream would need the same bound on what it
+// accumulates.
+//
 // Context. The caller's context is honoured throughout (the HTTP request
 // and the backoff sleeps). If it is cancelled the error is CodeCancelled;
 // if its deadline passes, CodeTimeout. Both wrap the context's error, so
@@ -40,12 +66,13 @@
 // date; retry-after-ms is honoured too) replaces the backoff wait, exactly;
 // one longer than 30s, or than the time left, ends the call at once with
 // CodeUnavailable and Error.RetryAfter set. Other 4xx are never retried
-// (CodeBadRequest), nor are other 5xx, malformed response bodies or
-// bodies over 16 MiB (CodeUnavailable).
+// (CodeBadRequest), nor are other 5xx and malformed response bodies
+// (CodeUnavailable), nor oversize answers (CodeAnswerTooLarge).
 //
 // Circuit breaker. BreakerThreshold (default 5; negative disables)
 // consecutive failed calls open the breaker. A failed call is one that
-// ended CodeUnavailable, or CodeTimeout by Config.Timeout. A call that
+// ended CodeUnavailable, CodeAnswerTooLarge, or CodeTimeout by
+// Config.Timeout (or by a budget, as above). A call that
 // ended with a completion, CodeBadRequest from an HTTP 4xx (a bad key, an
 // unknown model), CodeBadOutput or CodeRefused counts as a success: the
 // server is up. Cancellations, the caller's own deadlines and requests

@@ -23,7 +23,8 @@ const (
 	// server said how long to wait.
 	CodeUnavailable Code = "llm_unavailable"
 	// CodeTimeout: Config.Timeout elapsed (the whole call, retries included),
-	// or the caller's context deadline passed, before an answer arrived.
+	// the budget of WithBudget ran out (a question with its repairs), or
+	// the caller's context deadline passed, before an answer arrived.
 	CodeTimeout Code = "llm_timeout"
 	// CodeCancelled: the caller's context was cancelled. Err wraps
 	// context.Canceled.
@@ -42,6 +43,11 @@ const (
 	// CodeRefused: the model declined to answer ("I'm sorry, I can't..."), the
 	// API reported a refusal, or the provider's content filter blocked it.
 	CodeRefused Code = "llm_refused"
+	// CodeAnswerTooLarge: the answer was longer than Config.MaxAnswerBytes,
+	// or its response body longer than the body cap (16 times that, at
+	// least 1 MiB; reading stops there). Never retried, and the answer is
+	// not returned: nothing of it can reach a repair prompt.
+	CodeAnswerTooLarge Code = "llm_answer_too_large"
 )
 
 // Error is an llm failure. Code and Message are safe to show a user: they

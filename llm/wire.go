@@ -17,11 +17,17 @@ import (
 	openai "github.com/sashabaranov/go-openai"
 )
 
-// maxResponseBytes bounds a response body; a longer one is an error.
-const maxResponseBytes = 16 << 20
+// maxErrorBodyBytes bounds the body of an HTTP error response: only the
+// server's short explanation is of use, so a longer body is cut (not
+// failed: the status decides what happens next).
+const maxErrorBodyBytes = 64 << 10
 
-// errResponseTooLarge is returned when a response body exceeds
-// maxResponseBytes.
+// maxListBytes bounds the body of a request that is not a completion (the
+// model list).
+const maxListBytes = 16 << 20
+
+// errResponseTooLarge is returned when a response body exceeds the
+// client's body cap (see Config.MaxAnswerBytes).
 var errResponseTooLarge = errors.New("LLM response body too large")
 
 // attemptKey is the context key of the *attempt the wire fills in.
@@ -42,9 +48,14 @@ type attempt struct {
 // by Complete it adds "temperature":0 to the JSON body (go-openai's
 // Temperature is a float32 with omitempty, so 0 is never sent and the
 // server's default, 1 on OpenAI, would apply), records the response status
-// and headers (for Retry-After), and bounds the response body.
+// and headers (for Retry-After), and bounds the response body while it is
+// read: go-openai reads a whole body into memory before decoding it, so
+// the bound must sit under it.
 type wire struct {
 	hc *http.Client
+	// limit is the most bytes of a completion's response body read; past
+	// it the read fails with errResponseTooLarge.
+	limit int64
 }
 
 func (w *wire) Do(req *http.Request) (*http.Response, error) {
@@ -63,7 +74,16 @@ func (w *wire) Do(req *http.Request) (*http.Response, error) {
 		a.status = resp.StatusCode
 		a.header = resp.Header
 	}
-	resp.Body = &limitedBody{rc: resp.Body, left: maxResponseBytes}
+	switch {
+	case resp.StatusCode >= 400:
+		resp.Body = &cutBody{rc: resp.Body, left: maxErrorBodyBytes}
+	case a == nil:
+		// Not a completion (GET /models, for doctor): some providers list
+		// hundreds of models with long descriptions.
+		resp.Body = &limitedBody{rc: resp.Body, left: maxListBytes}
+	default:
+		resp.Body = &limitedBody{rc: resp.Body, left: w.limit}
+	}
 	return resp, nil
 }
 
@@ -117,6 +137,27 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
 
+// cutBody ends with io.EOF after left bytes: an error body cut short still
+// has its status, which is what the client acts on.
+type cutBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *cutBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *cutBody) Close() error { return b.rc.Close() }
+
 // param is a request parameter some servers reject.
 type param int
 
@@ -166,8 +207,8 @@ func (c *Client) classify(err error, a *attempt, attempts int) failure {
 
 	switch {
 	case errors.Is(err, errResponseTooLarge):
-		return failure{outcome: outcomeFailure, err: &Error{Code: CodeUnavailable, Err: err,
-			Message: fmt.Sprintf("the LLM server at %s sent a response larger than %d MiB", c.host, maxResponseBytes>>20)}}
+		// Not retried: a server that ignores max_tokens once will again.
+		return failure{outcome: outcomeFailure, err: c.tooLarge(err, fmt.Sprintf("a response body over %s", sizeText(c.maxBody)))}
 	case isNetworkError(err):
 		return failure{retryable: true, outcome: outcomeFailure, err: &Error{Code: CodeUnavailable, Err: err,
 			Message: fmt.Sprintf("could not reach the LLM server at %s (%s) after %s",

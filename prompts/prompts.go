@@ -20,6 +20,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode/utf8"
 )
 
 //go:embed templates/*.tmpl
@@ -141,16 +142,51 @@ type Failure struct {
 	PGError   *PGError
 }
 
+// MaxExcerptBytes bounds what a repair prompt quotes of the model's
+// previous answer and, separately, of its previous SQL: 8 KiB, more than
+// the 2048 tokens the model is given for an answer can hold. A longer text
+// is cut, and the cut says how much was left out.
+const MaxExcerptBytes = 8 << 10
+
+// maxReasonBytes bounds each text of a failure quoted in a repair prompt
+// (a message, a hint): PostgreSQL may quote a long token of the query.
+const maxReasonBytes = 1 << 10
+
+// Excerpt returns s if it is at most limit bytes long, else its first
+// bytes (at most limit, cut on a UTF-8 boundary) and a note of how many
+// bytes were left out.
+func Excerpt(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	cut := max(limit, 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf(" […%d more bytes left out]", len(s)-cut)
+}
+
 // Repair returns the conversation that asks the model to fix its query:
 // the original messages, the model's previous answer, and the failure.
+// The answer and the SQL are quoted up to MaxExcerptBytes each, the
+// failure's texts up to 1 KiB each, so a repair conversation grows by a
+// bounded amount whatever the model sent.
 func Repair(original []Message, previousAnswer, previousSQL string, f Failure) ([]Message, error) {
 	if (f.Rejection == nil) == (f.PGError == nil) {
 		return nil, errors.New("prompts: a repair needs exactly one of a rejection or a PostgreSQL error")
 	}
+	if r := f.Rejection; r != nil {
+		f.Rejection = &Rejection{Code: Excerpt(r.Code, maxReasonBytes), Message: Excerpt(r.Message, maxReasonBytes)}
+	}
+	if e := f.PGError; e != nil {
+		f.PGError = &PGError{SQLState: Excerpt(e.SQLState, maxReasonBytes), Message: Excerpt(e.Message, maxReasonBytes),
+			Hint: Excerpt(e.Hint, maxReasonBytes)}
+	}
+	previousAnswer = Excerpt(previousAnswer, MaxExcerptBytes)
 	text, err := render("repair.tmpl", struct {
 		Failure
 		PreviousSQL string
-	}{f, previousSQL})
+	}{f, Excerpt(previousSQL, MaxExcerptBytes)})
 	if err != nil {
 		return nil, err
 	}

@@ -120,6 +120,8 @@ func llmHint(e *llm.Error) string {
 		return "check PGMCP_LLM_MODEL, PGMCP_LLM_API_KEY and PGMCP_LLM_BASE_URL"
 	case llm.CodeRefused:
 		return "rephrase the question in terms of the tables get_schema lists"
+	case llm.CodeAnswerTooLarge:
+		return "the model's answer was far longer than a query: check that the model server honours max_tokens, or send SQL directly with the sql argument"
 	}
 	return ""
 }

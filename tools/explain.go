@@ -121,6 +121,10 @@ func (h *handlers) runExplain(ctx context.Context, args ExplainArgs) (*ExplainRe
 			return nil, err
 		}
 	} else {
+		// One budget for the question: model calls, repairs and the plans
+		// between them.
+		ctx, cancel := h.questionBudget(ctx)
+		defer cancel()
 		gen, err := h.generate(ctx, a, args.Question, h.deps.MaxRows, func(cq *sqlguard.Query) error {
 			p, err := h.plan(ctx, a, cq)
 			if err != nil {

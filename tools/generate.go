@@ -45,6 +45,12 @@ func (g *generation) exhausted() error {
 // over the cost ceiling goes back to the model with the repair prompt, up
 // to MaxAttempts model calls. Other errors of step end the loop.
 //
+// The whole loop runs within one budget of the LLM timeout (see
+// questionBudget): a question past it ends with llm_timeout. A model
+// answer over the size bound ends the loop with llm_answer_too_large: the
+// client never hands it over, so it cannot reach a repair prompt, and the
+// repair prompt quotes at most an excerpt of any answer and SQL.
+//
 // The result is nil only with an error. When the attempts run out, the
 // result carries the last SQL and, if the guard refused it, the
 // rejection; the error is then nil for a rejection (the caller decides)
@@ -54,6 +60,44 @@ func (h *handlers) generate(ctx context.Context, a *access, question string, max
 		return nil, &Error{Code: CodeLLMNotConfigured, Message: "no model is configured, so questions in plain English cannot be answered",
 			Hint: "send your own SQL in the sql argument, or configure an OpenAI-compatible endpoint with PGMCP_LLM_BASE_URL, PGMCP_LLM_API_KEY and PGMCP_LLM_MODEL (e.g. OpenAI, or Ollama at http://localhost:11434/v1)"}
 	}
+	ctx, cancel := h.questionBudget(ctx)
+	defer cancel()
+	g, err := h.generateLoop(ctx, a, question, maxRows, step)
+	if err != nil && llm.BudgetSpent(ctx) {
+		return g, overBudget(ctx, g, err)
+	}
+	return g, err
+}
+
+// questionBudget bounds a question by one LLM timeout (PGMCP_LLM_TIMEOUT)
+// from now: every model call and repair, and whatever the caller runs with
+// the returned context (the queries between the attempts). A context that
+// already carries the budget is returned as is, so a caller that starts
+// it before generate (to run its step under it) shares it.
+func (h *handlers) questionBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	if h.deps.LLM == nil {
+		return ctx, func() {}
+	}
+	return h.deps.LLM.WithBudget(ctx)
+}
+
+// overBudget is the error of a question whose budget ran out, whatever
+// was running then (a model call, the guard, a query).
+func overBudget(ctx context.Context, g *generation, err error) error {
+	var sql string
+	calls := 0
+	if g != nil {
+		sql, calls = g.SQL, g.Attempts
+	}
+	return &Error{Code: Code(llm.CodeTimeout),
+		Message: fmt.Sprintf("the question took longer than the %s it may take (the model's attempts and repairs and the queries run between them); it was stopped after %d model call(s)",
+			llm.Budget(ctx), calls),
+		Hint: "try again, ask a narrower question or send SQL directly with the sql argument; PGMCP_LLM_TIMEOUT sets the budget",
+		Err:  err, SQL: sql}
+}
+
+// generateLoop is generate's loop of attempts and repairs.
+func (h *handlers) generateLoop(ctx context.Context, a *access, question string, maxRows int, step func(*sqlguard.Query) error) (*generation, error) {
 	db := a.db
 	prep, err := a.schema.Get(ctx)
 	if err != nil {
@@ -103,6 +147,10 @@ func (h *handlers) generate(ctx context.Context, a *access, question string, max
 				serr := step(q)
 				if serr == nil {
 					return g, nil
+				}
+				if llm.BudgetSpent(ctx) {
+					// A query cut off by the deadline is not the model's to fix.
+					return g, serr
 				}
 				f, ok := repairable(serr)
 				if !ok {

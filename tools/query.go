@@ -178,8 +178,11 @@ func fillResult(out *QueryResult, res *pgexec.Result) {
 }
 
 // answer turns a question into SQL with the model and runs it (or, with
-// dryRun, only checks it).
+// dryRun, only checks it). The question's budget covers the executions
+// too, so a query between two attempts ends at the question's deadline.
 func (h *handlers) answer(ctx context.Context, a *access, question string, maxRows int, dryRun bool, out *QueryResult) (*QueryResult, error) {
+	ctx, cancel := h.questionBudget(ctx)
+	defer cancel()
 	gen, err := h.generate(ctx, a, question, maxRows, func(q *sqlguard.Query) error {
 		out.SQL = q.SQL()
 		if dryRun {

@@ -29,6 +29,11 @@ type Request struct {
 	Temperature *float64  `json:"temperature"`
 	// Raw is the request body.
 	Raw []byte `json:"-"`
+	// Size is the request body's length in bytes.
+	Size int `json:"-"`
+	// Dropped is set when the body was over the server's recording limit
+	// (SetRecordLimit): only Size is kept, not Raw nor the messages.
+	Dropped bool `json:"-"`
 }
 
 // Last returns the content of the last message.
@@ -49,6 +54,9 @@ type Reply struct {
 	Header map[string]string
 	// Hang makes the server wait until the client gives up.
 	Hang bool
+	// Delay makes the server wait this long before answering (or until
+	// the client gives up, whichever comes first).
+	Delay time.Duration
 }
 
 // SQL is a 200 reply whose content is {"sql": sql}, as pgmcp asks.
@@ -86,6 +94,8 @@ type Server struct {
 	reqs   []Request
 	script Script
 	done   chan struct{}
+	// recordLimit, when positive, is the largest request body kept whole.
+	recordLimit int
 }
 
 // New starts a fake answering with script; it stops when the test ends.
@@ -131,14 +141,33 @@ func (s *Server) SetScript(script Script) {
 	s.script = script
 }
 
+// SetRecordLimit makes the server keep only the size of request bodies
+// longer than n bytes (0: keep every body), so a test that sends huge
+// prompts does not hold them all in its own memory.
+func (s *Server) SetRecordLimit(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recordLimit = n
+}
+
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	limit := s.recordLimit
+	s.mu.Unlock()
 	var req Request
-	if err := json.Unmarshal(body, &req); err != nil {
-		http.Error(w, `{"error":{"message":"bad json"}}`, http.StatusBadRequest)
-		return
+	var promptTokens int
+	if limit > 0 && len(body) > limit {
+		req = Request{Size: len(body), Dropped: true}
+		promptTokens = len(body) / 4
+	} else {
+		if err := json.Unmarshal(body, &req); err != nil {
+			http.Error(w, `{"error":{"message":"bad json"}}`, http.StatusBadRequest)
+			return
+		}
+		req.Raw, req.Size = body, len(body)
+		promptTokens = len(strings.Fields(string(body)))
 	}
-	req.Raw = body
 	s.mu.Lock()
 	n := len(s.reqs)
 	s.reqs = append(s.reqs, req)
@@ -153,6 +182,17 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if reply.Delay > 0 {
+		t := time.NewTimer(reply.Delay)
+		defer t.Stop()
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+	}
 	for k, v := range reply.Header {
 		w.Header().Set(k, v)
 	}
@@ -162,12 +202,13 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, reply.Content)
 		return
 	}
+	completionTokens := len(strings.Fields(reply.Content))
 	resp := map[string]any{
 		"id": fmt.Sprintf("chatcmpl-%d", n), "object": "chat.completion", "created": time.Now().Unix(), "model": req.Model,
 		"choices": []map[string]any{{"index": 0, "finish_reason": "stop",
 			"message": map[string]any{"role": "assistant", "content": reply.Content}}},
-		"usage": map[string]int{"prompt_tokens": len(strings.Fields(string(body))), "completion_tokens": len(strings.Fields(reply.Content)),
-			"total_tokens": len(strings.Fields(string(body))) + len(strings.Fields(reply.Content))},
+		"usage": map[string]int{"prompt_tokens": promptTokens, "completion_tokens": completionTokens,
+			"total_tokens": promptTokens + completionTokens},
 	}
 	_ = json.NewEncoder(w).Encode(resp)
 }
