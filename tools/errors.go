@@ -162,7 +162,7 @@ func schemaHint(c schema.Code) string {
 func errorResult(ctx context.Context, log *slog.Logger, tool string, err error) *mcp.CallToolResult {
 	body := classify(err)
 	level := slog.LevelInfo
-	attrs := []any{"tool", tool, "code", body.Code, "err", err}
+	attrs := []any{"tool", tool, "call", record(ctx).Call, "code", body.Code, "err", err}
 	switch body.Code {
 	case string(CodeInternal):
 		level = slog.LevelError

@@ -20,6 +20,7 @@ type Metrics struct {
 	modelCalls      *prometheus.CounterVec
 	modelLatency    prometheus.Histogram
 	modelTokens     *prometheus.CounterVec
+	auditFailures   prometheus.Counter
 }
 
 // NewMetrics makes the metrics, with the Go runtime and process
@@ -48,8 +49,11 @@ func NewMetrics(dbs []*Database) *Metrics {
 		modelTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pgmcp_model_tokens_total", Help: "Model tokens used, by kind (prompt, completion).",
 		}, []string{"kind"}),
+		auditFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pgmcp_audit_write_failures_total", Help: "Audit records that could not be written (each one a call refused, or unaudited when PGMCP_AUDIT_REQUIRED=false).",
+		}),
 	}
-	reg.MustRegister(m.toolCalls, m.toolLatency, m.guardRejections, m.modelCalls, m.modelLatency, m.modelTokens,
+	reg.MustRegister(m.toolCalls, m.toolLatency, m.guardRejections, m.modelCalls, m.modelLatency, m.modelTokens, m.auditFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&poolCollector{dbs: dbs})
 	return m
@@ -61,6 +65,13 @@ func (m *Metrics) observeCall(tool, outcome string, d time.Duration) {
 	}
 	m.toolCalls.WithLabelValues(tool, outcome).Inc()
 	m.toolLatency.WithLabelValues(tool).Observe(d.Seconds())
+}
+
+func (m *Metrics) observeAuditFailure() {
+	if m == nil {
+		return
+	}
+	m.auditFailures.Inc()
 }
 
 func (m *Metrics) observeRejection(code string) {

@@ -54,13 +54,14 @@ type Config struct {
 	MaxRowBytes    int           `env:"MAX_ROW_BYTES" envDefault:"8388608" desc:"Largest message (one row) pgmcp reads from PostgreSQL: a larger row is never buffered; the call ends with result_too_large and the connection is dropped."`
 	ExplainTimeout time.Duration `env:"EXPLAIN_TIMEOUT" envDefault:"3s" desc:"statement_timeout of EXPLAIN (planning only; capped by PGMCP_STATEMENT_TIMEOUT): bounds what the planner folds at plan time."`
 
-	LLMBaseURL     string        `env:"LLM_BASE_URL" desc:"Base URL of an OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama (falls back to OPENAI_BASE_URL; default https://api.openai.com/v1)."`
-	LLMAPIKey      string        `env:"LLM_API_KEY" desc:"API key of the model endpoint (falls back to OPENAI_API_KEY); local servers need none."`
-	LLMModel       string        `env:"LLM_MODEL" desc:"Model name, e.g. gpt-4o-mini or llama3.1:8b. Without a model, questions are refused and SQL still works."`
-	LLMTimeout     time.Duration `env:"LLM_TIMEOUT" envDefault:"60s" desc:"Longest a model call may take, retries included."`
-	LLMMaxAttempts int           `env:"LLM_MAX_ATTEMPTS" envDefault:"3" desc:"Model calls per question, repairs of refused or failed SQL included."`
-	LLMJSONMode    bool          `env:"LLM_JSON_MODE" envDefault:"false" desc:"Ask the endpoint for JSON output (response_format); turned off by itself if the endpoint refuses it."`
-	ExamplesFile   string        `env:"EXAMPLES_FILE" desc:"JSON Lines of few-shot examples {\"question\", \"sql\"} shown to the model; each must pass the guard."`
+	LLMBaseURL        string        `env:"LLM_BASE_URL" desc:"Base URL of an OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama (falls back to OPENAI_BASE_URL; default https://api.openai.com/v1)."`
+	LLMAPIKey         string        `env:"LLM_API_KEY" desc:"API key of the model endpoint (falls back to OPENAI_API_KEY); local servers need none."`
+	LLMModel          string        `env:"LLM_MODEL" desc:"Model name, e.g. gpt-4o-mini or llama3.1:8b. Without a model, questions are refused and SQL still works."`
+	LLMTimeout        time.Duration `env:"LLM_TIMEOUT" envDefault:"60s" desc:"Longest a question may take: every model call and repair (HTTP retries included) and the queries run between them; a question past it ends with llm_timeout."`
+	LLMMaxAnswerBytes int           `env:"LLM_MAX_ANSWER_BYTES" envDefault:"65536" desc:"Longest model answer accepted, in bytes; a longer one ends the question with llm_answer_too_large and is never sent back to the model. pgmcp reads at most 16 times this (at least 1 MiB) of a response."`
+	LLMMaxAttempts    int           `env:"LLM_MAX_ATTEMPTS" envDefault:"3" desc:"Model calls per question, repairs of refused or failed SQL included."`
+	LLMJSONMode       bool          `env:"LLM_JSON_MODE" envDefault:"false" desc:"Ask the endpoint for JSON output (response_format); turned off by itself if the endpoint refuses it."`
+	ExamplesFile      string        `env:"EXAMPLES_FILE" desc:"JSON Lines of few-shot examples {\"question\", \"sql\"} shown to the model; each must pass the guard."`
 
 	SchemaCacheTTL     time.Duration `env:"SCHEMA_CACHE_TTL" envDefault:"5m" desc:"How long the schema is served from cache before a cheap change check (SIGHUP reloads at once)."`
 	SchemaTokenBudget  int           `env:"SCHEMA_TOKEN_BUDGET" envDefault:"6000" desc:"Tokens of schema sent to the model; over it, the tables most relevant to the question are chosen."`
@@ -69,12 +70,19 @@ type Config struct {
 	HTTPAddr        string        `env:"HTTP_ADDR" desc:"Serve streamable HTTP on this address instead of stdio (the --http flag wins)."`
 	TLSCertFile     string        `env:"TLS_CERT_FILE" desc:"PEM certificate (chain) to serve HTTPS instead of HTTP; with PGMCP_TLS_KEY_FILE. Without it, put a TLS proxy in front of any non-loopback listener."`
 	TLSKeyFile      string        `env:"TLS_KEY_FILE" desc:"PEM private key of PGMCP_TLS_CERT_FILE."`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" desc:"On SIGTERM/SIGINT, how long HTTP serving waits for calls in flight to finish."`
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" desc:"On SIGTERM/SIGINT over HTTP, or when stdin closes over stdio, how long calls in flight may take to finish; what is left is then cancelled, and pgmcp exits within this plus 3s (over stdio a signal cancels at once)."`
+	StdioWorkers    int           `env:"STDIO_WORKERS" envDefault:"0" desc:"Tool calls run at once over stdio (0: 64, or the execution cap when higher; database work is still bounded by PGMCP_MAX_CONCURRENT_QUERIES); more wait their turn, while ping and the list requests are answered at once."`
 
 	HTTPSessionIdleTimeout time.Duration `env:"HTTP_SESSION_IDLE_TIMEOUT" envDefault:"10m" desc:"An MCP session (2025-11-25 handshake) unused this long is closed and its memory freed; its ID then gets 404 and the client initializes again."`
 	HTTPMaxSessions        int           `env:"HTTP_MAX_SESSIONS" envDefault:"1000" desc:"Most MCP sessions kept at once: a new one closes the session idle the longest, or gets 503 when every session has a request in flight."`
 	HTTPStateless          bool          `env:"HTTP_STATELESS" envDefault:"false" desc:"Keep no MCP session: every request is served on its own, so several pgmcp can sit behind a load balancer without sticky sessions (GET and DELETE get 405)."`
 	HTTPAllowedOrigins     []string      `env:"HTTP_ALLOWED_ORIGINS" desc:"Comma-separated exact origins (scheme://host[:port], or null) whose browser requests /mcp serves, with CORS, besides its own; a request with any other Origin gets 403."`
+
+	HTTPReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"10s" desc:"How long a client may take to send a request's headers (the TLS handshake included); a slower one is disconnected (slowloris)."`
+	HTTPReadBodyTimeout   time.Duration `env:"HTTP_READ_BODY_TIMEOUT" envDefault:"30s" desc:"How long a client may take to send a request's body after its headers; a slower upload is cut. It does not bound the call the request makes."`
+	HTTPWriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s" desc:"How long writing a response (or one event of an SSE stream) may stay blocked on a client that does not read; it bounds neither a call's run time nor how long a stream stays open."`
+	HTTPIdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"60s" desc:"How long a kept-alive connection may wait for its next request before it is closed."`
+	HTTPMaxConnections    int           `env:"HTTP_MAX_CONNECTIONS" envDefault:"1000" desc:"Most client connections open at once (lowered at start to fit the file descriptor limit). At the cap, the connection idle the longest is closed for a new one; with none idle, new ones wait to be accepted."`
 
 	AuthTokensFile     string        `env:"AUTH_TOKENS_FILE" desc:"HTTP bearer tokens: a JSON list of {\"name\", \"token_sha256\", \"role\", \"databases\", \"policy\"} (see pgmcp token new). Only SHA-256 hashes are stored; SIGHUP reloads it."`
 	AuthJWKSURL        string        `env:"AUTH_JWKS_URL" desc:"Turns on JWT bearer tokens: the URL of the issuer's JWKS (RS256 and ES256 keys, fetched again every PGMCP_AUTH_JWKS_REFRESH and on an unknown key id)."`
@@ -89,7 +97,8 @@ type Config struct {
 	AuthAllowedRoles   []string      `env:"AUTH_ALLOWED_ROLES" desc:"Comma-separated roles the role claim may name: exact names or path.Match patterns such as analyst_* (required with PGMCP_AUTH_ROLE_CLAIM). pgmcp's login role and pg_* roles are refused whatever the list."`
 	AuthMaxLifetime    time.Duration `env:"AUTH_MAX_TOKEN_LIFETIME" envDefault:"0" desc:"When above 0, JWTs must carry iat and exp, and be valid for at most this long (exp-iat, and exp-now). Off (0) by default."`
 
-	AuditLog       string        `env:"AUDIT_LOG" desc:"Audit log of every tool call (JSON Lines): a file path (appended to), or stderr. Off when empty."`
+	AuditLog       string        `env:"AUDIT_LOG" desc:"Audit log of every tool call (JSON Lines): a file path (appended to; SIGHUP reopens it, for log rotation), or stderr. Off when empty."`
+	AuditRequired  bool          `env:"AUDIT_REQUIRED" envDefault:"true" desc:"With PGMCP_AUDIT_LOG set, no call goes unaudited: once a record cannot be written, calls are refused with audit_unavailable until one can, and the result of a call whose record failed is withheld. false: calls go on and pgmcp_audit_write_failures_total counts the lost records."`
 	RateLimit      string        `env:"RATE_LIMIT" envDefault:"300/min" desc:"Calls each authenticated identity may make, e.g. 60/min, 5/s or off (stdio and unauthenticated loopback calls are not limited)."`
 	RateBurst      int           `env:"RATE_BURST" envDefault:"60" desc:"Calls an identity may make in a burst above its rate."`
 	MaxConcurrent  int           `env:"MAX_CONCURRENT_QUERIES" envDefault:"0" desc:"Database executions running at once across the server (0: PGMCP_MAX_CONNS); more wait up to PGMCP_QUEUE_TIMEOUT, then fail with busy."`
@@ -212,6 +221,8 @@ const (
 	minSessionIdleTimeout = time.Second
 	maxSessionIdleTimeout = 24 * time.Hour
 	maxSessionsCeiling    = 100000
+	maxConnectionsCeiling = 1000000
+	maxStdioWorkers       = 10000
 )
 
 // Validate checks every value and resolves the database list.
@@ -268,6 +279,9 @@ func (c *Config) Validate() error {
 	if c.ExplainTimeout <= 0 {
 		bad("ExplainTimeout", "must be positive, got %s", c.ExplainTimeout)
 	}
+	if c.LLMMaxAnswerBytes < 1024 || c.LLMMaxAnswerBytes > 16<<20 {
+		bad("LLMMaxAnswerBytes", "must be between 1024 and 16777216, got %d", c.LLMMaxAnswerBytes)
+	}
 	if c.LLMTimeout <= 0 {
 		bad("LLMTimeout", "must be positive, got %s", c.LLMTimeout)
 	}
@@ -310,6 +324,21 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTPMaxSessions < 1 || c.HTTPMaxSessions > maxSessionsCeiling {
 		bad("HTTPMaxSessions", "must be between 1 and %d, got %d", maxSessionsCeiling, c.HTTPMaxSessions)
+	}
+	for _, f := range []struct {
+		field string
+		d     time.Duration
+	}{{"HTTPReadHeaderTimeout", c.HTTPReadHeaderTimeout}, {"HTTPReadBodyTimeout", c.HTTPReadBodyTimeout},
+		{"HTTPWriteTimeout", c.HTTPWriteTimeout}, {"HTTPIdleTimeout", c.HTTPIdleTimeout}} {
+		if f.d < 100*time.Millisecond || f.d > 24*time.Hour {
+			bad(f.field, "must be between 100ms and 24h, got %s", f.d)
+		}
+	}
+	if c.HTTPMaxConnections < 1 || c.HTTPMaxConnections > maxConnectionsCeiling {
+		bad("HTTPMaxConnections", "must be between 1 and %d, got %d", maxConnectionsCeiling, c.HTTPMaxConnections)
+	}
+	if c.StdioWorkers < 0 || c.StdioWorkers > maxStdioWorkers {
+		bad("StdioWorkers", "must be between 0 (the default) and %d, got %d", maxStdioWorkers, c.StdioWorkers)
 	}
 	c.HTTPAllowedOrigins = trimList(c.HTTPAllowedOrigins)
 	for _, o := range c.HTTPAllowedOrigins {

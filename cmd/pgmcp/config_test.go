@@ -78,6 +78,32 @@ func TestLoadConfigHTTPSettings(t *testing.T) {
 	}
 }
 
+func TestLoadConfigFaultSettings(t *testing.T) {
+	cfg, err := LoadConfig([]string{"PGMCP_DATABASE_URL=postgres://u@h/shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := cfg.httpLimits()
+	if lim.readHeader != 10*time.Second || lim.readBody != 30*time.Second || lim.write != 30*time.Second ||
+		lim.idle != time.Minute || lim.maxConns != 1000 {
+		t.Errorf("HTTP limit defaults: %+v", lim)
+	}
+	if !cfg.AuditRequired || cfg.StdioWorkers != 0 || cfg.ShutdownTimeout != 30*time.Second {
+		t.Errorf("defaults: audit required %v, stdio workers %d, shutdown %s", cfg.AuditRequired, cfg.StdioWorkers, cfg.ShutdownTimeout)
+	}
+	cfg, err = LoadConfig([]string{"PGMCP_DATABASE_URL=postgres://u@h/shop", "PGMCP_HTTP_READ_HEADER_TIMEOUT=2s",
+		"PGMCP_HTTP_READ_BODY_TIMEOUT=3s", "PGMCP_HTTP_WRITE_TIMEOUT=4s", "PGMCP_HTTP_IDLE_TIMEOUT=5s",
+		"PGMCP_HTTP_MAX_CONNECTIONS=7", "PGMCP_AUDIT_REQUIRED=false", "PGMCP_STDIO_WORKERS=3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim = cfg.httpLimits()
+	if lim.readHeader != 2*time.Second || lim.readBody != 3*time.Second || lim.write != 4*time.Second ||
+		lim.idle != 5*time.Second || lim.maxConns != 7 || cfg.AuditRequired || cfg.StdioWorkers != 3 {
+		t.Errorf("HTTP limits %+v, audit required %v, stdio workers %d", lim, cfg.AuditRequired, cfg.StdioWorkers)
+	}
+}
+
 func TestLoadConfigErrors(t *testing.T) {
 	cases := []struct {
 		env  []string
@@ -101,6 +127,13 @@ func TestLoadConfigErrors(t *testing.T) {
 		{[]string{"PGMCP_HTTP_SESSION_IDLE_TIMEOUT=48h"}, []string{"PGMCP_HTTP_SESSION_IDLE_TIMEOUT", "between"}},
 		{[]string{"PGMCP_HTTP_MAX_SESSIONS=0"}, []string{"PGMCP_HTTP_MAX_SESSIONS", "between"}},
 		{[]string{"PGMCP_HTTP_STATELESS=perhaps"}, []string{"PGMCP_HTTP_STATELESS", "true or false"}},
+		{[]string{"PGMCP_HTTP_READ_HEADER_TIMEOUT=0s"}, []string{"PGMCP_HTTP_READ_HEADER_TIMEOUT", "between 100ms and 24h"}},
+		{[]string{"PGMCP_HTTP_READ_BODY_TIMEOUT=10ms"}, []string{"PGMCP_HTTP_READ_BODY_TIMEOUT", "between"}},
+		{[]string{"PGMCP_HTTP_WRITE_TIMEOUT=-1s"}, []string{"PGMCP_HTTP_WRITE_TIMEOUT", "between"}},
+		{[]string{"PGMCP_HTTP_IDLE_TIMEOUT=48h"}, []string{"PGMCP_HTTP_IDLE_TIMEOUT", "between"}},
+		{[]string{"PGMCP_HTTP_MAX_CONNECTIONS=0"}, []string{"PGMCP_HTTP_MAX_CONNECTIONS", "between 1 and"}},
+		{[]string{"PGMCP_STDIO_WORKERS=-1"}, []string{"PGMCP_STDIO_WORKERS", "between 0"}},
+		{[]string{"PGMCP_AUDIT_REQUIRED=sometimes"}, []string{"PGMCP_AUDIT_REQUIRED", "true or false"}},
 		{[]string{"PGMCP_HTTP_ALLOWED_ORIGINS=https://app.example.com/"}, []string{"PGMCP_HTTP_ALLOWED_ORIGINS", "no path"}},
 		{[]string{"PGMCP_HTTP_ALLOWED_ORIGINS=*"}, []string{"PGMCP_HTTP_ALLOWED_ORIGINS"}},
 		{[]string{"PGMCP_HTTP_ALLOWED_ORIGINS=app.example.com"}, []string{"PGMCP_HTTP_ALLOWED_ORIGINS"}},

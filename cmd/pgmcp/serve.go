@@ -115,6 +115,7 @@ type app struct {
 	mcp     *server.MCPServer
 	metrics *tools.Metrics
 	auth    *httpauth.Authenticator // nil without HTTP authentication
+	audit   *tools.AuditLog         // nil without an audit log
 	closers []io.Closer             // the audit log file
 }
 
@@ -140,6 +141,7 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error
 		a.Close()
 		return nil, err
 	}
+	a.audit = audit
 	a.metrics = tools.NewMetrics(a.dbs)
 	s, err := tools.NewServer(a.deps(model, audit))
 	if err != nil {
@@ -205,10 +207,27 @@ func openRunner(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, *t
 	return a, r, nil
 }
 
-// Close closes every pool.
+// poolCloseTimeout bounds how long Close waits for the pools: a pool
+// waits for its connections in use, and a call that did not give its
+// connection back when cancelled must not hold the process.
+const poolCloseTimeout = time.Second
+
+// Close closes every pool (waiting at most poolCloseTimeout) and the
+// audit log.
 func (a *app) Close() {
-	for _, db := range a.dbs {
-		db.Pool.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for _, db := range a.dbs {
+			wg.Go(db.Pool.Close)
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(poolCloseTimeout):
+		a.log.Warn("database pools still had connections in use after " + poolCloseTimeout.String() + "; exiting without waiting for them")
 	}
 	for _, c := range a.closers {
 		_ = c.Close()
@@ -216,22 +235,33 @@ func (a *app) Close() {
 }
 
 // openAudit opens the audit log: PGMCP_AUDIT_LOG is a file (appended to,
-// created 0600) or "stderr"; nil when it is not set.
+// created 0600, reopened on SIGHUP) or "stderr"; nil when it is not set.
 func (a *app) openAudit() (*tools.AuditLog, error) {
-	onError := func(err error) { a.log.Error("cannot write the audit log", "err", err) }
+	onError := func(err error) {
+		switch {
+		case err == nil:
+			a.log.Warn("the audit log can be written again")
+		case a.cfg.AuditRequired:
+			a.log.Error("cannot write the audit log: calls are refused with audit_unavailable until a record can be written (PGMCP_AUDIT_REQUIRED)", "err", err)
+		default:
+			a.log.Error("cannot write the audit log: calls go on unaudited (PGMCP_AUDIT_REQUIRED=false); pgmcp_audit_write_failures_total counts the lost records", "err", err)
+		}
+	}
+	var l *tools.AuditLog
 	switch path := a.cfg.AuditLog; path {
 	case "":
 		return nil, nil
 	case "stderr":
-		return tools.NewAuditLog(os.Stderr, onError), nil
+		l = tools.NewAuditLog(os.Stderr, onError)
 	default:
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-		if err != nil {
+		var err error
+		if l, err = tools.OpenAuditFile(path, onError); err != nil {
 			return nil, &ConfigError{Problems: []string{"PGMCP_AUDIT_LOG: cannot open " + path + ": " + err.Error()}}
 		}
-		a.closers = append(a.closers, f)
-		return tools.NewAuditLog(f, onError), nil
+		a.closers = append(a.closers, l)
 	}
+	l.SetRequired(a.cfg.AuditRequired)
+	return l, nil
 }
 
 func openDatabase(ctx context.Context, cfg *Config, dc DatabaseConfig, logger *slog.Logger) (*tools.Database, error) {
@@ -317,9 +347,12 @@ func loadExamples(path string, pol *sqlguard.Policy) ([]prompts.Example, error) 
 
 // newModel builds the model client, or returns nil when no model is
 // configured (questions are then refused with a clear error; SQL works).
+// errShuttingDown is the cause the calls cancelled at shutdown report.
+var errShuttingDown = errors.New("the server is shutting down")
+
 func newModel(cfg *Config, logger *slog.Logger) (*llm.Client, error) {
 	lc := llm.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel, Timeout: cfg.LLMTimeout,
-		JSONMode: cfg.LLMJSONMode, Logger: logger}
+		MaxAnswerBytes: cfg.LLMMaxAnswerBytes, JSONMode: cfg.LLMJSONMode, Logger: logger}
 	if !lc.Enabled() {
 		if cfg.LLMModel != "" || cfg.LLMBaseURL != "" || cfg.LLMAPIKey != "" {
 			logger.Warn("the model is not fully configured, so questions will be refused: set PGMCP_LLM_MODEL and PGMCP_LLM_BASE_URL or PGMCP_LLM_API_KEY")
@@ -373,6 +406,15 @@ func (a *app) reloadOnSIGHUP(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-ch:
+				// The audit log first: a rotation must not wait on the
+				// databases.
+				if a.audit != nil && a.cfg.AuditLog != "stderr" {
+					if err := a.audit.Reopen(); err != nil {
+						a.log.Error("SIGHUP: cannot reopen the audit log; records still go to the file open before", "err", err)
+					} else {
+						a.log.Info("SIGHUP: audit log reopened", "path", a.cfg.AuditLog)
+					}
+				}
 				a.log.Info("SIGHUP: reloading the policies' relation lists and the schemas")
 				if a.auth != nil {
 					if err := a.auth.Reload(); err != nil {
@@ -415,17 +457,7 @@ func (a *app) Serve(ctx context.Context, httpAddr string, stdin io.Reader, stdou
 	}
 	a.reloadOnSIGHUP(ctx)
 	if httpAddr == "" {
-		a.log.Info("serving MCP over stdio")
-		if ready != nil {
-			ready("")
-		}
-		stdio := server.NewStdioServer(a.mcp)
-		stdio.SetErrorLogger(log.New(slogWriter{a.log}, "", 0))
-		err := stdio.Listen(ctx, stdin, stdout)
-		if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
-			return nil
-		}
-		return err
+		return a.serveStdio(ctx, stdin, stdout, ready)
 	}
 	return a.serveHTTP(ctx, httpAddr, ready)
 }
@@ -457,10 +489,27 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", addr)
+	lim := a.cfg.httpLimits()
+	lim.maxConns = fitConnections(lim.maxConns, len(a.dbs)*a.cfg.MaxConns, a.log)
+	tcp, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	ln := newConnLimiter(tcp, lim.maxConns, a.log)
+	for _, c := range ln.collectors() {
+		if err := a.metrics.Registry.Register(c); err != nil {
+			a.log.Warn("cannot register the connection metrics", "err", err)
+		}
+	}
+	// Tool calls end with calls: cancelled when the shutdown timeout is
+	// over (not at the signal: calls in flight may finish until then).
+	// The cancellation reaches the tool handlers only, so each call still
+	// answers (cancelled); requests end with requests, cancelled after.
+	calls, cancelWith := context.WithCancelCause(context.WithoutCancel(ctx))
+	cancelCalls := func() { cancelWith(errShuttingDown) }
+	defer cancelCalls()
+	requests, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
 	transport, err := newMCPHTTP(a.mcp, sessionConfig{
 		Stateless:   a.cfg.HTTPStateless,
 		IdleTimeout: a.cfg.HTTPSessionIdleTimeout,
@@ -471,9 +520,9 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 		// context goes on to the tool handlers.
 		server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			if id, ok := tools.IdentityFrom(r.Context()); ok {
-				return tools.WithIdentity(ctx, id)
+				ctx = tools.WithIdentity(ctx, id)
 			}
-			return ctx
+			return tools.WithCallsContext(ctx, calls)
 		}),
 	)
 	if err != nil {
@@ -500,8 +549,11 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
 	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler:           lim.deadlines(mux),
+		ReadHeaderTimeout: lim.readHeader,
+		IdleTimeout:       lim.idle,
+		ConnState:         ln.connState,
+		BaseContext:       func(net.Listener) context.Context { return requests },
 		ErrorLog:          log.New(slogWriter{a.log}, "", 0),
 	}
 	errc := make(chan error, 1)
@@ -525,28 +577,47 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 		sessions = []any{"max_sessions", a.cfg.HTTPMaxSessions, "session_idle_timeout", a.cfg.HTTPSessionIdleTimeout.String()}
 	}
 	a.log.Info("serving MCP over streamable "+strings.ToUpper(scheme),
-		append([]any{"url", scheme + "://" + ln.Addr().String() + "/mcp"}, sessions...)...)
+		append([]any{"url", scheme + "://" + ln.Addr().String() + "/mcp", "max_connections", lim.maxConns}, sessions...)...)
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
 	// Drain: refuse new requests, let the ones in flight finish (up to the
-	// shutdown timeout), then close the sessions and the server.
+	// shutdown timeout), then cancel the calls left and give them
+	// cancelGrace to answer, then end every request (SSE streams too),
+	// close the sessions and the server, within closeGrace.
 	a.log.Info("shutting down: finishing the calls in flight", "in_flight", d.inFlight(), "timeout", a.cfg.ShutdownTimeout)
 	srv.SetKeepAlivesEnabled(false)
 	if !d.drain(a.cfg.ShutdownTimeout) {
-		a.log.Warn("shutdown timeout: calls still in flight are cut off", "in_flight", d.inFlight())
+		a.log.Warn("shutdown timeout: the calls still in flight are cancelled", "in_flight", d.inFlight())
+		cancelCalls()
+		if !d.drain(cancelGrace) {
+			a.log.Warn("cancelled calls did not answer in time: their connections are closed", "in_flight", d.inFlight())
+		}
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	cancelCalls()
+	cancelRequests()
+	sctx, cancel := context.WithTimeout(context.Background(), closeGrace)
 	defer cancel()
 	_ = transport.Shutdown(sctx)
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
 	}
 	a.log.Info("stopped")
 	return nil
 }
+
+// What shutdown may take beyond PGMCP_SHUTDOWN_TIMEOUT: cancelled calls get
+// cancelGrace to unwind (their queries cancelled, their answers sent);
+// then the server has closeGrace to close its connections, and the pools
+// poolCloseTimeout. The documentation promises the timeout plus 3 seconds.
+const (
+	cancelGrace = time.Second
+	closeGrace  = 500 * time.Millisecond
+	// shutdownGrace is cancelGrace and closeGrace, for stdio.
+	shutdownGrace = cancelGrace + closeGrace
+)
 
 // loopbackAddr reports whether a listener's address is a loopback one.
 func loopbackAddr(addr net.Addr) bool {
