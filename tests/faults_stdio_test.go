@@ -262,7 +262,8 @@ func TestStdioConcurrentQuestions(t *testing.T) {
 }
 
 // TestStdioPingNotQueued sends 130 questions (the model takes 300 ms per
-// answer; 10 run at a time, the default execution cap), then a ping: the
+// answer; 10 run at a time, PGMCP_STDIO_WORKERS=10, so that 120 wait in
+// the queue), then a ping: the
 // ping is answered within 100 ms, ahead of the questions, and every
 // question is answered. mcp-go's stdio server (5 workers, 100 queued, the
 // rest handled on its reading goroutine) made the ping wait for seconds.
@@ -273,7 +274,7 @@ func TestStdioPingNotQueued(t *testing.T) {
 	db := pgtest.NewDB(t, pgtest.Demo)
 	fake := slowModel(t, delay)
 	s := startRawStdio(t, binary, baseEnv("PGMCP_DATABASE_URL="+db.ReaderURL, "PGMCP_POLICY_FILE="+demoPolicyFile(t),
-		"PGMCP_LLM_BASE_URL="+fake.URL(), "PGMCP_LLM_MODEL=fake-model"))
+		"PGMCP_LLM_BASE_URL="+fake.URL(), "PGMCP_LLM_MODEL=fake-model", "PGMCP_STDIO_WORKERS=10"))
 	s.initialize(t)
 
 	answers := make([]<-chan rawAnswer, n)
