@@ -639,7 +639,7 @@ func splitStatements(sql string) []string {
 	var parts []string
 	start := 0
 	for _, t := range res.Tokens {
-		if t.Token == tkSemi {
+		if t.Token == pg.Token_ASCII_59 { // ";"
 			parts = append(parts, strings.TrimSpace(sql[start:t.Start]))
 			start = int(t.End)
 		}

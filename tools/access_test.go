@@ -1,13 +1,14 @@
 package tools
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/pgmcp/pgmcp/sqlguard"
 	"github.com/pgmcp/pgmcp/tests/pgtest"
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 // TestRowLevelSecurityPerIdentity checks that each caller's queries run as
@@ -37,8 +38,8 @@ func TestRowLevelSecurityPerIdentity(t *testing.T) {
 	// The demo policy lists its relations: allow the new table through a
 	// policy by schema for this test.
 	f.setPolicy(t, `{"allowed_schemas": ["public"], "search_path": ["public"]}`)
-	bodies := func(id Identity) []string {
-		ctx := WithIdentity(t.Context(), id)
+	bodies := func(id engine.Identity) []string {
+		ctx := engine.WithIdentity(t.Context(), id)
 		o := f.queryCtx(t, ctx, map[string]any{"sql": "SELECT body FROM notes ORDER BY body"})
 		if o.isError {
 			t.Fatalf("%s: %s", id.Name, o.text)
@@ -50,10 +51,10 @@ func TestRowLevelSecurityPerIdentity(t *testing.T) {
 		return out
 	}
 	for range 3 { // interleaved, so a leaked role would show
-		if got := strings.Join(bodies(Identity{Name: "alice", Role: alice}), ","); got != "alice 1,alice 2" {
+		if got := strings.Join(bodies(engine.Identity{Name: "alice", Role: alice}), ","); got != "alice 1,alice 2" {
 			t.Errorf("alice sees %q", got)
 		}
-		if got := strings.Join(bodies(Identity{Name: "bob", Role: bob}), ","); got != "bob 1" {
+		if got := strings.Join(bodies(engine.Identity{Name: "bob", Role: bob}), ","); got != "bob 1" {
 			t.Errorf("bob sees %q", got)
 		}
 		// Without a role, the login role's own rows: none.
@@ -65,26 +66,26 @@ func TestRowLevelSecurityPerIdentity(t *testing.T) {
 	// their schema: alice reads notes and nothing else; bob reads only
 	// notes.body.
 	for _, tc := range []struct {
-		who  Identity
+		who  engine.Identity
 		sql  string
 		code string
 	}{
-		{Identity{Name: "alice", Role: alice}, "SELECT id FROM customers", string(sqlguard.CodeBlockedTable)},
-		{Identity{Name: "alice", Role: alice}, "SELECT owner, body FROM notes", ""},
-		{Identity{Name: "bob", Role: bob}, "SELECT owner FROM notes", string(sqlguard.CodeBlockedColumn)},
-		{Identity{Name: "bob", Role: bob}, "SELECT * FROM notes", string(sqlguard.CodeStarOnBlockedTable)},
+		{engine.Identity{Name: "alice", Role: alice}, "SELECT id FROM customers", string(sqlguard.CodeBlockedTable)},
+		{engine.Identity{Name: "alice", Role: alice}, "SELECT owner, body FROM notes", ""},
+		{engine.Identity{Name: "bob", Role: bob}, "SELECT owner FROM notes", string(sqlguard.CodeBlockedColumn)},
+		{engine.Identity{Name: "bob", Role: bob}, "SELECT * FROM notes", string(sqlguard.CodeStarOnBlockedTable)},
 	} {
-		o := f.queryCtx(t, WithIdentity(t.Context(), tc.who), map[string]any{"sql": tc.sql})
+		o := f.queryCtx(t, engine.WithIdentity(t.Context(), tc.who), map[string]any{"sql": tc.sql})
 		if (tc.code == "") == o.isError || (tc.code != "" && o.err.Code != tc.code) {
 			t.Errorf("%s: %s → %+v, want %q", tc.who.Name, tc.sql, o.err, tc.code)
 		}
 	}
 	for _, tc := range []struct {
-		who  Identity
+		who  engine.Identity
 		want string
-	}{{Identity{Name: "alice", Role: alice}, "notes(owner,body)"}, {Identity{Name: "bob", Role: bob}, "notes(body)"}} {
-		got := f.call(t, WithIdentity(t.Context(), tc.who), "get_schema", map[string]any{})
-		var sch SchemaResult
+	}{{engine.Identity{Name: "alice", Role: alice}, "notes(owner,body)"}, {engine.Identity{Name: "bob", Role: bob}, "notes(body)"}} {
+		got := f.call(t, engine.WithIdentity(t.Context(), tc.who), "get_schema", map[string]any{})
+		var sch engine.SchemaResult
 		if err := json.Unmarshal(got.structured, &sch); got.isError || err != nil {
 			t.Fatalf("%s: %s %v", tc.who.Name, got.text, err)
 		}
@@ -101,12 +102,12 @@ func TestRowLevelSecurityPerIdentity(t *testing.T) {
 		}
 	}
 	// A role that does not exist is refused with a clear code.
-	if o := f.queryCtx(t, WithIdentity(t.Context(), Identity{Name: "ghost", Role: "no_such_role_x"}), map[string]any{"sql": "SELECT 1 AS one"}); !o.isError || o.err.Code != string(CodeForbidden) {
+	if o := f.queryCtx(t, engine.WithIdentity(t.Context(), engine.Identity{Name: "ghost", Role: "no_such_role_x"}), map[string]any{"sql": "SELECT 1 AS one"}); !o.isError || o.err.Code != string(engine.CodeForbidden) {
 		t.Errorf("a role that does not exist: %+v", o)
 	}
 
 	// An identity with a role pgmcp cannot take gets a clear error.
-	o := f.queryCtx(t, WithIdentity(t.Context(), Identity{Name: "mallory", Role: "postgres"}), map[string]any{"sql": "SELECT 1 AS one"})
+	o := f.queryCtx(t, engine.WithIdentity(t.Context(), engine.Identity{Name: "mallory", Role: "postgres"}), map[string]any{"sql": "SELECT 1 AS one"})
 	if !o.isError || o.err.SQLState != "42501" {
 		t.Errorf("a role the login role is not a member of: %+v", o)
 	}
@@ -121,20 +122,22 @@ func (f *queryFixture) setPolicy(t *testing.T, js string) {
 	}
 	p.Database = f.db.Name
 	withCatalog(t, f.pool, p)
-	f.dbs[0].live.Store(p)
-	f.dbs[0].Schema.SetFilter(SchemaFilter(p))
+	f.dbs[0].Resolve = func(context.Context) (*sqlguard.Policy, error) { return p, nil }
+	if _, err := f.dbs[0].Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestIdentityDatabasesAndPolicy(t *testing.T) {
 	f := newQueryFixture(t, fixtureOpts{})
 	// A caller limited to other databases is refused this one.
-	ctx := WithIdentity(t.Context(), Identity{Name: "carol", Databases: []string{"crm"}})
-	if o := f.queryCtx(t, ctx, map[string]any{"sql": "SELECT 1 AS one"}); !o.isError || o.err.Code != string(CodeForbidden) {
+	ctx := engine.WithIdentity(t.Context(), engine.Identity{Name: "carol", Databases: []string{"crm"}})
+	if o := f.queryCtx(t, ctx, map[string]any{"sql": "SELECT 1 AS one"}); !o.isError || o.err.Code != string(engine.CodeForbidden) {
 		t.Errorf("a database outside the identity's list: %+v", o)
 	}
 	// A caller with a narrowing policy: no billing schema, no customer emails.
 	narrow := json.RawMessage(`{"allowed_schemas": ["public"], "blocked_columns": {"public.customers": ["email"]}}`)
-	ctx = WithIdentity(t.Context(), Identity{Name: "dave", Policy: narrow})
+	ctx = engine.WithIdentity(t.Context(), engine.Identity{Name: "dave", Policy: narrow})
 	for sql, code := range map[string]string{
 		"SELECT email FROM customers":              string(sqlguard.CodeBlockedColumn),
 		"SELECT id FROM billing.plans":             string(sqlguard.CodeRelationNotAllowed),
@@ -155,7 +158,7 @@ func TestIdentityDatabasesAndPolicy(t *testing.T) {
 	if got.isError {
 		t.Fatal(got.text)
 	}
-	var sch SchemaResult
+	var sch engine.SchemaResult
 	if err := json.Unmarshal(got.structured, &sch); err != nil {
 		t.Fatal(err)
 	}
@@ -173,60 +176,5 @@ func TestIdentityDatabasesAndPolicy(t *testing.T) {
 	}
 	if !strings.Contains(got.text, "customers") || strings.Contains(got.text, "  email text") {
 		t.Errorf("dave's schema text: %s", got.text)
-	}
-}
-
-func TestNarrow(t *testing.T) {
-	cat, err := sqlguard.CatalogFromDDL(`CREATE TABLE a (x int, y int); CREATE TABLE b (id int);
-		CREATE SCHEMA sales; CREATE TABLE sales.c (id int);`, []string{"public"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := &sqlguard.Policy{SearchPath: []string{"public"}, AllowedRelations: []string{"public.a", "public.b", "sales.c"},
-		BlockedColumns: map[string][]string{"public.a": {"x"}}, Catalog: cat}
-	cases := []struct {
-		extra     string
-		allowed   string
-		schemas   string
-		blockCols int
-	}{
-		{`{"blocked_columns": {"public.a": ["y"]}}`, "public.a,public.b,sales.c", "", 2},
-		{`{"allowed_schemas": ["public"]}`, "public.a,public.b", "", 1},
-		{`{"allowed_relations": ["public.b", "public.z"]}`, "public.b", "", 1},
-		{`{"allowed_relations": ["public.z"]}`, "", "", 1},
-	}
-	for _, tc := range cases {
-		extra, err := sqlguard.ParseNarrowingJSON([]byte(tc.extra))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := Narrow(base, extra)
-		if p.Catalog != cat {
-			t.Errorf("Narrow(%s) does not keep the catalog", tc.extra)
-		}
-		cols := 0
-		for _, c := range p.BlockedColumns {
-			cols += len(c)
-		}
-		if strings.Join(p.AllowedRelations, ",") != tc.allowed || strings.Join(p.AllowedSchemas, ",") != tc.schemas || cols != tc.blockCols {
-			t.Errorf("Narrow(%s) = allowed %v schemas %v blocked columns %v", tc.extra, p.AllowedRelations, p.AllowedSchemas, p.BlockedColumns)
-		}
-	}
-	// A base by schema is never widened.
-	byschema := &sqlguard.Policy{SearchPath: []string{"public"}, AllowedSchemas: []string{"public"}, Catalog: cat}
-	extra, _ := sqlguard.ParseNarrowingJSON([]byte(`{"allowed_relations": ["sales.c", "public.a"]}`))
-	if p := Narrow(byschema, extra); strings.Join(p.AllowedRelations, ",") != "public.a" || len(p.AllowedSchemas) != 0 {
-		t.Errorf("by schema: %+v", p)
-	}
-	extra, _ = sqlguard.ParseNarrowingJSON([]byte(`{"allowed_schemas": ["sales"]}`))
-	if p := Narrow(byschema, extra); len(p.AllowedRelations) != 0 || len(p.AllowedSchemas) != 0 {
-		t.Errorf("disjoint schemas must allow nothing: %+v", p)
-	}
-	var ge *sqlguard.Error
-	if _, err := sqlguard.Check("SELECT 1 FROM public.a", Narrow(byschema, extra)); !errors.As(err, &ge) || ge.Code == sqlguard.CodeInvalidPolicy {
-		t.Errorf("a policy narrowed to nothing: %v, want a refusal of the relation", err)
-	}
-	if _, err := sqlguard.Check("SELECT y FROM public.a", Narrow(byschema, &sqlguard.Policy{})); err != nil {
-		t.Errorf("a narrowed policy resolves against the base's catalog: %v", err)
 	}
 }

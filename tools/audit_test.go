@@ -11,10 +11,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/pgmcp/pgmcp/tests/fakellm"
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 // flakyWriter writes at most room bytes (then fails with ENOSPC, having
@@ -59,8 +57,8 @@ func (w *flakyWriter) lines() []string {
 func TestAuditLogShortWrite(t *testing.T) {
 	w := &flakyWriter{room: -1}
 	var reports []error
-	l := NewAuditLog(w, func(err error) { reports = append(reports, err) })
-	rec := &AuditRecord{Tool: "query", SQL: "SELECT 1"}
+	l := engine.NewAuditLog(w, func(err error) { reports = append(reports, err) })
+	rec := &engine.AuditRecord{Tool: "query", SQL: "SELECT 1"}
 	if err := l.Write(rec); err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +84,7 @@ func TestAuditLogShortWrite(t *testing.T) {
 		t.Fatalf("lines %q, want a record, a fragment, a record", lines)
 	}
 	for _, i := range []int{0, 2} {
-		var r AuditRecord
+		var r engine.AuditRecord
 		if err := json.Unmarshal([]byte(lines[i]), &r); err != nil || r.Tool != "query" {
 			t.Errorf("line %d %q is not a whole record: %v", i, lines[i], err)
 		}
@@ -106,12 +104,12 @@ func TestAuditLogShortWrite(t *testing.T) {
 func TestAuditFileReopen(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "audit.jsonl")
-	l, err := OpenAuditFile(path, nil)
+	l, err := engine.OpenAuditFile(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	rec := &AuditRecord{Tool: "query"}
+	rec := &engine.AuditRecord{Tool: "query"}
 	_ = l.Write(rec)
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
@@ -158,10 +156,10 @@ func TestAuditRequired(t *testing.T) {
 			w := &flakyWriter{room: -1}
 			f := newQueryFixture(t, fixtureOpts{
 				script: fakellm.Sequence(fakellm.SQL("SELECT count(*) AS n FROM orders")),
-				deps: func(d *Deps) {
-					d.Audit = NewAuditLog(w, nil)
+				deps: func(d *engine.Config) {
+					d.Audit = engine.NewAuditLog(w, nil)
 					d.Audit.SetRequired(required)
-					d.Metrics = NewMetrics(d.Databases)
+					d.Metrics = engine.NewMetrics(d.Databases)
 				},
 			})
 			ask := func() toolOutcome {
@@ -178,21 +176,21 @@ func TestAuditRequired(t *testing.T) {
 			w.setRoom(0) // the disk is full
 			if required {
 				o := ask()
-				want(o, string(CodeAuditUnavailable))
+				want(o, string(engine.CodeAuditUnavailable))
 				if strings.Contains(o.text, "row_count") || f.fake.Count() != asked+1 {
 					t.Errorf("the withheld call: %s (model asked %d times)", o.text, f.fake.Count()-asked)
 				}
-				want(ask(), string(CodeAuditUnavailable))
+				want(ask(), string(engine.CodeAuditUnavailable))
 				if f.fake.Count() != asked+1 {
 					t.Errorf("a call ran (the model was asked) while the audit log was failing")
 				}
 				w.setRoom(-1) // room again: the next refusal's record is written,
-				want(ask(), string(CodeAuditUnavailable))
+				want(ask(), string(engine.CodeAuditUnavailable))
 				want(ask(), "") // and calls run again
-				if n := counterValue(t, f.deps.Metrics.auditFailures); n != 2 {
+				if n := metricValue(t, f.deps.Metrics, "pgmcp_audit_write_failures_total"); n != 2 {
 					t.Errorf("audit failures metric %v, want 2", n)
 				}
-				if n := counterValue(t, f.deps.Metrics.toolCalls.WithLabelValues("query", string(CodeAuditUnavailable))); n != 3 {
+				if n := metricValue(t, f.deps.Metrics, "pgmcp_tool_calls_total", "tool", "query", "outcome", string(engine.CodeAuditUnavailable)); n != 3 {
 					t.Errorf("audit_unavailable calls metric %v, want 3", n)
 				}
 				return
@@ -201,7 +199,7 @@ func TestAuditRequired(t *testing.T) {
 			want(ask(), "")
 			w.setRoom(-1)
 			want(ask(), "")
-			if n := counterValue(t, f.deps.Metrics.auditFailures); n != 2 {
+			if n := metricValue(t, f.deps.Metrics, "pgmcp_audit_write_failures_total"); n != 2 {
 				t.Errorf("audit failures metric %v, want 2", n)
 			}
 			if n := len(w.lines()); n != 2 {
@@ -211,14 +209,33 @@ func TestAuditRequired(t *testing.T) {
 	}
 }
 
-// counterValue reads a counter.
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
+// metricValue reads a counter of m's registry by name and label pairs (0
+// when it has no such series).
+func metricValue(t *testing.T, m *engine.Metrics, name string, labels ...string) float64 {
 	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
+	families, err := m.Registry.Gather()
+	if err != nil {
 		t.Fatal(err)
 	}
-	return m.GetCounter().GetValue()
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, s := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range s.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if have[labels[i]] != labels[i+1] {
+					continue series
+				}
+			}
+			return s.GetCounter().GetValue()
+		}
+	}
+	return 0
 }
 
 // TestAuditFileShortWrite writes records to a file under a file size
@@ -228,7 +245,7 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 // on lines of their own.
 func TestAuditFileShortWrite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
-	l, err := OpenAuditFile(path, nil)
+	l, err := engine.OpenAuditFile(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +259,7 @@ func TestAuditFileShortWrite(t *testing.T) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limited); err != nil {
 		t.Fatal(err)
 	}
-	rec := &AuditRecord{Tool: "query", SQL: "SELECT 'a record of about a hundred bytes, give or take' AS pad"}
+	rec := &engine.AuditRecord{Tool: "query", SQL: "SELECT 'a record of about a hundred bytes, give or take' AS pad"}
 	written, failed := 0, 0
 	for range 30 {
 		if l.Write(rec) == nil {
@@ -269,7 +286,7 @@ func TestAuditFileShortWrite(t *testing.T) {
 		t.Errorf("%d lines for %d records written (file of %d bytes)", len(lines), written+1, len(b))
 	}
 	for i, line := range lines {
-		var r AuditRecord
+		var r engine.AuditRecord
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Errorf("line %d is not a whole record: %q", i, line)
 		}

@@ -2,11 +2,12 @@ package tools
 
 import (
 	"context"
-	"slices"
 	"sort"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 // maxCompletionValues is the most values a completion returns (the MCP
@@ -50,7 +51,7 @@ func (c completions) CompleteResourceArgument(ctx context.Context, uri string, a
 func (c completions) databases(ctx context.Context, prefix string) *mcp.Completion {
 	prefix = strings.ToLower(strings.TrimSpace(prefix))
 	var out []string
-	for _, name := range c.h.callerDatabases(ctx) {
+	for _, name := range c.h.eng.CallerDatabases(ctx) {
 		if strings.HasPrefix(strings.ToLower(name), prefix) {
 			out = append(out, name)
 		}
@@ -66,17 +67,17 @@ func (c completions) databases(ctx context.Context, prefix string) *mcp.Completi
 // then by name.
 func (c completions) tables(ctx context.Context, database, value string) *mcp.Completion {
 	empty := &mcp.Completion{Values: []string{}}
-	a, err := c.h.access(ctx, strings.TrimSpace(database))
+	a, err := c.h.eng.Access(ctx, strings.TrimSpace(database))
 	if err != nil {
 		return empty
 	}
-	prep, err := a.schema.Get(ctx)
+	prep, err := a.Schema().Get(ctx)
 	if err != nil {
-		c.h.deps.Logger.WarnContext(ctx, "completion: schema unavailable", "database", a.db.Name, "code", classify(err).Code, "err", err)
+		c.h.log.WarnContext(ctx, "completion: schema unavailable", "database", a.DB().Name, "code", engine.Describe(err).Code, "err", err)
 		return empty
 	}
 	v := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(value), `"`, ""))
-	path := a.policy.SearchPath
+	path := a.Policy().SearchPath
 	if len(path) == 0 {
 		path = []string{"public"} // sqlguard's default
 	}
@@ -132,17 +133,4 @@ func capped(values []string) *mcp.Completion {
 		values = values[:maxCompletionValues]
 	}
 	return &mcp.Completion{Values: values, Total: total, HasMore: total > len(values)}
-}
-
-// callerDatabases lists the configured databases the caller may use, in
-// configured order: all of them, unless the caller's identity names some.
-func (h *handlers) callerDatabases(ctx context.Context) []string {
-	id, _ := IdentityFrom(ctx)
-	var names []string
-	for _, db := range h.deps.Databases {
-		if len(id.Databases) == 0 || slices.Contains(id.Databases, db.Name) {
-			names = append(names, db.Name)
-		}
-	}
-	return names
 }

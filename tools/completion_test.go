@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/pgmcp/pgmcp/tests/pgtest"
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 var (
@@ -60,10 +61,7 @@ const demoTables = "public.categories,public.countries,public.customers,public.m
 // in both protocol eras, and answers completion/complete as JSON-RPC.
 func TestCompletionsCapability(t *testing.T) {
 	f := newQueryFixture(t, fixtureOpts{})
-	srv, err := NewServer(f.deps)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := newServer(t, f.deps)
 	for _, era := range []struct {
 		name string
 		opts []client.ClientOption
@@ -140,7 +138,7 @@ func TestCompletionsCapability(t *testing.T) {
 func TestCompleteDatabase(t *testing.T) {
 	f := newQueryFixture(t, withDatabases(t, [2]string{"crm", billingOnly}, [2]string{"demo_archive", billingOnly}))
 	ctx := t.Context()
-	carol := WithIdentity(ctx, Identity{Name: "carol", Databases: []string{"demo_archive", "crm"}})
+	carol := engine.WithIdentity(ctx, engine.Identity{Name: "carol", Databases: []string{"demo_archive", "crm"}})
 	for _, ref := range []any{exploreRef, reviewRef, tableTemplateRef} {
 		for _, c := range []struct {
 			ctx         context.Context
@@ -154,7 +152,7 @@ func TestCompleteDatabase(t *testing.T) {
 			// An identity limited to some databases is offered only those.
 			{carol, "", "crm,demo_archive"},
 			{carol, "de", "demo_archive"},
-			{WithIdentity(ctx, Identity{Name: "erin"}), "", "demo,crm,demo_archive"},
+			{engine.WithIdentity(ctx, engine.Identity{Name: "erin"}), "", "demo,crm,demo_archive"},
 		} {
 			if got := f.completeValues(t, c.ctx, ref, "database", c.value, nil); got != c.want {
 				t.Errorf("%+v database=%q: %q, want %q", ref, c.value, got, c.want)
@@ -236,14 +234,14 @@ func TestCompleteTables(t *testing.T) {
 	// Identities: one limited to crm gets nothing from the default
 	// database and crm's tables when it names crm; one whose policy hides
 	// billing sees none of it.
-	carol := WithIdentity(ctx, Identity{Name: "carol", Databases: []string{"crm"}})
+	carol := engine.WithIdentity(ctx, engine.Identity{Name: "carol", Databases: []string{"crm"}})
 	if got := f.completeValues(t, carol, tableTemplateRef, "name", "", nil); got != "" {
 		t.Errorf("carol, default database: %q", got)
 	}
 	if got := f.completeValues(t, carol, exploreRef, "table", "", map[string]string{"database": "crm"}); got != "billing.invoices,billing.plans" {
 		t.Errorf("carol, crm: %q", got)
 	}
-	dave := WithIdentity(ctx, Identity{Name: "dave", Policy: json.RawMessage(`{"allowed_schemas": ["public"], "blocked_relations": ["public.reviews"]}`)})
+	dave := engine.WithIdentity(ctx, engine.Identity{Name: "dave", Policy: json.RawMessage(`{"allowed_schemas": ["public"], "blocked_relations": ["public.reviews"]}`)})
 	if got := f.completeValues(t, dave, exploreRef, "table", "", nil); strings.Contains(got, "billing.") || strings.Contains(got, "analytics.") || strings.Contains(got, "reviews") || !strings.Contains(got, "public.orders") {
 		t.Errorf("dave: %q", got)
 	}

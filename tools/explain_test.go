@@ -13,12 +13,13 @@ import (
 	"github.com/pgmcp/pgmcp/sqlguard"
 	"github.com/pgmcp/pgmcp/tests/fakellm"
 	"github.com/pgmcp/pgmcp/tests/pgtest"
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
-func (f *queryFixture) explain(t testing.TB, args map[string]any) (toolOutcome, ExplainResult) {
+func (f *queryFixture) explain(t testing.TB, args map[string]any) (toolOutcome, engine.ExplainResult) {
 	t.Helper()
 	o := f.call(t, t.Context(), "explain", args)
-	var out ExplainResult
+	var out engine.ExplainResult
 	if !o.isError {
 		if err := json.Unmarshal(o.structured, &out); err != nil {
 			t.Fatalf("structured content: %v: %s", err, o.structured)
@@ -27,7 +28,7 @@ func (f *queryFixture) explain(t testing.TB, args map[string]any) (toolOutcome, 
 	return o, out
 }
 
-func warningCodes(r ExplainResult) []string {
+func warningCodes(r engine.ExplainResult) []string {
 	var codes []string
 	for _, w := range r.Warnings {
 		codes = append(codes, w.Code)
@@ -35,7 +36,7 @@ func warningCodes(r ExplainResult) []string {
 	return codes
 }
 
-func hasWarning(r ExplainResult, code string) bool {
+func hasWarning(r engine.ExplainResult, code string) bool {
 	for _, w := range r.Warnings {
 		if w.Code == code {
 			return true
@@ -97,17 +98,17 @@ func TestExplainRejectedQuery(t *testing.T) {
 }
 
 func TestExplainCostCeiling(t *testing.T) {
-	f := newQueryFixture(t, fixtureOpts{deps: func(d *Deps) { d.MaxPlanCost = 2000 }})
+	f := newQueryFixture(t, fixtureOpts{deps: func(d *engine.Config) { d.MaxPlanCost = 2000 }})
 	const costly = "SELECT count(*) FROM order_items a JOIN order_items b ON a.quantity <= b.quantity"
 	o, out := f.explain(t, map[string]any{"sql": costly})
-	if o.isError || out.Plan == nil || !out.Plan.OverCeiling || out.Plan.CostCeiling != 2000 || !hasWarning(out, string(CodePlanTooExpensive)) {
+	if o.isError || out.Plan == nil || !out.Plan.OverCeiling || out.Plan.CostCeiling != 2000 || !hasWarning(out, string(engine.CodePlanTooExpensive)) {
 		t.Fatalf("explain: %s", o.text)
 	}
 	if !strings.Contains(o.text, "cost ceiling 2000 (over it)") {
 		t.Errorf("the text does not show the cost against the ceiling: %s", o.text)
 	}
 	q := f.query(t, map[string]any{"sql": costly})
-	if !q.isError || q.err.Code != string(CodePlanTooExpensive) {
+	if !q.isError || q.err.Code != string(engine.CodePlanTooExpensive) {
 		t.Errorf("query of a costly plan: %+v", q)
 	}
 	// A cheap query still runs.
@@ -130,11 +131,6 @@ func TestExplainSummaryNotProse(t *testing.T) {
 		o, out := f.explain(t, map[string]any{"sql": sql})
 		if o.isError || out.SummaryBy != "structure" || strings.Contains(out.Summary, "SELECT") || out.Summary == "" {
 			t.Errorf("reply %q: summary %q by %s", reply.Content, out.Summary, out.SummaryBy)
-		}
-	}
-	for _, ok := range []string{"Counts orders per status.", "Selects the top customers by revenue."} {
-		if !plausibleSummary(ok) {
-			t.Errorf("%q refused", ok)
 		}
 	}
 }
@@ -260,7 +256,7 @@ func TestExplainHidesBlockedColumns(t *testing.T) {
 			CREATE VIEW public.reachable_customers AS SELECT id, first_name FROM public.customers WHERE phone LIKE '+1%';
 			GRANT SELECT ON public.reachable_customers TO `+pgtest.Reader+`;
 			ANALYZE public.customers`)
-	}, deps: func(d *Deps) { d.Limits.ExplainTimeout = 500 * time.Millisecond }})
+	}, deps: func(d *engine.Config) { d.Limits.ExplainTimeout = 500 * time.Millisecond }})
 	f.setPolicy(t, `{"search_path": ["public"], "allowed_schemas": ["public"],
 		"blocked_columns": {"public.customers": ["phone", "date_of_birth"]}}`)
 	for _, sql := range []string{
@@ -279,8 +275,8 @@ func TestExplainHidesBlockedColumns(t *testing.T) {
 			}
 		}
 		t.Logf("%s:\n%s", sql, tree)
-		if strings.Contains(sql, "'ZZ'") && !strings.Contains(tree, hiddenIndex) {
-			t.Errorf("the plan of %s should use the index, shown as %q:\n%s", sql, hiddenIndex, tree)
+		if strings.Contains(sql, "'ZZ'") && !strings.Contains(tree, engine.HiddenIndex) {
+			t.Errorf("the plan of %s should use the index, shown as %q:\n%s", sql, engine.HiddenIndex, tree)
 		}
 	}
 	// Folding constants at plan time stops at the explain timeout.

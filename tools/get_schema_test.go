@@ -20,6 +20,7 @@ import (
 	"github.com/pgmcp/pgmcp/schema"
 	"github.com/pgmcp/pgmcp/sqlguard"
 	"github.com/pgmcp/pgmcp/tests/pgtest"
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
@@ -56,7 +57,7 @@ func demoBlocked(t testing.TB) []string {
 type testServer struct {
 	srv     *server.MCPServer
 	c       *client.Client
-	dbs     []*Database
+	dbs     []*engine.Database
 	db      *pgtest.DB
 	blocked []string
 }
@@ -77,14 +78,11 @@ func newTestServer(t testing.TB, opts ...client.ClientOption) *testServer {
 	withCatalog(t, pool, policy)
 	tight := schema.DefaultOptions()
 	tight.TokenBudget = 700
-	dbs := []*Database{
+	dbs := []*engine.Database{
 		{Name: "demo", Pool: pool, Policy: policy},
 		{Name: "tight", Pool: pool, Policy: policy, SchemaOptions: &tight},
 	}
-	srv, err := NewServer(Deps{Databases: dbs, Logger: slog.New(slog.DiscardHandler), Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := newServer(t, engine.Config{Databases: dbs, Logger: slog.New(slog.DiscardHandler)})
 	c, err := client.NewInProcessClientWithOptions(srv, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -135,9 +133,9 @@ func (s *testServer) call(t testing.TB, args map[string]any) (*mcp.CallToolResul
 	return res, text.String(), js
 }
 
-func decode(t testing.TB, js []byte) SchemaResult {
+func decode(t testing.TB, js []byte) engine.SchemaResult {
 	t.Helper()
-	var out SchemaResult
+	var out engine.SchemaResult
 	if err := json.Unmarshal(js, &out); err != nil {
 		t.Fatalf("structured content: %v: %s", err, js)
 	}
@@ -268,7 +266,7 @@ func TestGetSchemaBehaviour(t *testing.T) {
 	// No arguments: the demo fits the default budget, so everything, in full.
 	_, text, js := s.call(t, nil)
 	out := decode(t, js)
-	if out.Database != "demo" || out.Detail != DetailFull || len(out.Tables) != 14 || out.TotalTables != 14 {
+	if out.Database != "demo" || out.Detail != engine.DetailFull || len(out.Tables) != 14 || out.TotalTables != 14 {
 		t.Fatalf("no arguments: database %q, detail %q, %d of %d tables", out.Database, out.Detail, len(out.Tables), out.TotalTables)
 	}
 	for _, tb := range out.Tables {
@@ -335,17 +333,17 @@ func TestGetSchemaBehaviour(t *testing.T) {
 	// No arguments on a database whose schema exceeds the budget: a
 	// summary and a note.
 	_, _, js = s.call(t, map[string]any{"database": "tight"})
-	if out = decode(t, js); out.Detail != DetailSummary || out.Note == "" {
+	if out = decode(t, js); out.Detail != engine.DetailSummary || out.Note == "" {
 		t.Errorf("tight, no arguments: detail %q, note %q; want a summary", out.Detail, out.Note)
 	}
 
 	// Errors.
 	res, text, _ := s.call(t, map[string]any{"database": "nope"})
-	if c := errorCode(t, res, text); c != string(CodeUnknownDatabase) {
+	if c := errorCode(t, res, text); c != string(engine.CodeUnknownDatabase) {
 		t.Errorf("unknown database: %s", c)
 	}
 	res, text, _ = s.call(t, map[string]any{"detail": "everything"})
-	if c := errorCode(t, res, text); c != string(CodeInvalidArgument) {
+	if c := errorCode(t, res, text); c != string(engine.CodeInvalidArgument) {
 		t.Errorf("bad detail: %s", c)
 	}
 }
@@ -445,7 +443,7 @@ func BenchmarkGetSchemaCachedInProcess(b *testing.B) {
 // says "any value" with {} rather than true, which some clients' schema
 // validators refuse (the MCP Inspector's --strict flags it as an error).
 func TestOutputSchemasHaveNoBooleanSchemas(t *testing.T) {
-	h := &handlers{deps: Deps{MaxRows: 10, Databases: []*Database{{Name: "db"}}}}
+	h := &handlers{eng: newEngine(t, engine.Config{MaxRows: 10, Databases: []*engine.Database{{Name: "db", Policy: &sqlguard.Policy{Catalog: &sqlguard.Catalog{}}}}})}
 	for _, st := range h.all() {
 		raw, err := json.Marshal(st.Tool.OutputSchema)
 		if err != nil {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 // allPrompts is the explicit list of MCP prompts.
@@ -31,10 +33,10 @@ func (h *handlers) reviewSQL(ctx context.Context, req mcp.GetPromptRequest) (*mc
 	if (sql == "") == (question == "") {
 		return nil, fmt.Errorf("give exactly one of the arguments sql and question")
 	}
-	if _, err := h.database(database); err != nil {
+	if _, err := h.eng.Database(database); err != nil {
 		return nil, fmt.Errorf("unknown database %q; configured: %s", database, h.databaseNames())
 	}
-	target := "database " + h.deps.Databases[0].Name
+	target := "database " + h.eng.Databases()[0].Name
 	dbArg := ""
 	if database != "" {
 		target, dbArg = "database "+database, fmt.Sprintf(", database=%q", database)
@@ -78,15 +80,15 @@ func (h *handlers) exploreDatabase(ctx context.Context, req mcp.GetPromptRequest
 		return nil, err
 	}
 	if table != "" {
-		prep, err := a.schema.Get(ctx)
+		prep, err := a.Schema().Get(ctx)
 		if err != nil {
-			body := classify(err)
-			h.deps.Logger.WarnContext(ctx, "prompt: schema unavailable", "prompt", "explore_database", "code", body.Code, "err", err)
+			body := engine.Describe(err)
+			h.log.WarnContext(ctx, "prompt: schema unavailable", "prompt", "explore_database", "code", body.Code, "err", err)
 			return nil, fmt.Errorf("%s: %s", body.Code, body.Message)
 		}
 		t, err := prep.Lookup(table)
 		if err != nil {
-			return nil, fmt.Errorf("table %q not found in database %s; call get_schema to see the tables", table, a.db.Name)
+			return nil, fmt.Errorf("table %q not found in database %s; call get_schema to see the tables", table, a.DB().Name)
 		}
 		table = t.QualifiedName()
 	}
@@ -96,7 +98,7 @@ func (h *handlers) exploreDatabase(ctx context.Context, req mcp.GetPromptRequest
 	}
 
 	var intro strings.Builder
-	fmt.Fprintf(&intro, "Please explore the database %s and tell me what it holds", a.db.Name)
+	fmt.Fprintf(&intro, "Please explore the database %s and tell me what it holds", a.DB().Name)
 	if topic != "" {
 		fmt.Fprintf(&intro, ", focusing on this topic: %s", topic)
 	}
@@ -143,13 +145,13 @@ Some tables and columns are hidden by policy: work only with what get_schema sho
 // promptAccess resolves a prompt's database argument for the caller. Its
 // errors are safe to send: an unknown database names the databases the
 // caller may use.
-func (h *handlers) promptAccess(ctx context.Context, database string) (*access, error) {
-	if _, err := h.database(database); err != nil {
-		return nil, fmt.Errorf("unknown database %q; configured: %s", database, strings.Join(h.callerDatabases(ctx), ", "))
+func (h *handlers) promptAccess(ctx context.Context, database string) (*engine.Access, error) {
+	if _, err := h.eng.Database(database); err != nil {
+		return nil, fmt.Errorf("unknown database %q; configured: %s", database, strings.Join(h.eng.CallerDatabases(ctx), ", "))
 	}
-	a, err := h.access(ctx, database)
+	a, err := h.eng.Access(ctx, database)
 	if err != nil {
-		body := classify(err)
+		body := engine.Describe(err)
 		msg := body.Message
 		if body.Hint != "" {
 			msg += "; " + body.Hint

@@ -10,12 +10,13 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/pgmcp/pgmcp/sqlguard"
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 // withDatabases returns fixture options that serve, besides demo, the same
 // test database as each of the given names under a policy (JSON).
 func withDatabases(t testing.TB, policies ...[2]string) fixtureOpts {
-	return fixtureOpts{deps: func(d *Deps) {
+	return fixtureOpts{deps: func(d *engine.Config) {
 		for _, np := range policies {
 			p, err := sqlguard.ParsePolicyJSON([]byte(np[1]))
 			if err != nil {
@@ -23,7 +24,7 @@ func withDatabases(t testing.TB, policies ...[2]string) fixtureOpts {
 			}
 			p.Database = d.Databases[0].Policy.Database
 			withCatalog(t, d.Databases[0].Pool, p)
-			d.Databases = append(d.Databases, &Database{Name: np[0], Pool: d.Databases[0].Pool, Policy: p, ServerVersion: "15", TimeZone: "UTC"})
+			d.Databases = append(d.Databases, &engine.Database{Name: np[0], Pool: d.Databases[0].Pool, Policy: p, ServerVersion: "15", TimeZone: "UTC"})
 		}
 	}}
 }
@@ -40,11 +41,11 @@ func (f *queryFixture) getPrompt(ctx context.Context, name string, args map[stri
 		return "", err
 	}
 	if len(res.Messages) != 1 || res.Messages[0].Role != mcp.RoleUser {
-		return "", &Error{Code: CodeInternal, Message: "unexpected messages"}
+		return "", &engine.Error{Code: engine.CodeInternal, Message: "unexpected messages"}
 	}
 	tc, ok := res.Messages[0].Content.(mcp.TextContent)
 	if !ok {
-		return "", &Error{Code: CodeInternal, Message: "not text"}
+		return "", &engine.Error{Code: engine.CodeInternal, Message: "not text"}
 	}
 	return tc.Text, nil
 }
@@ -175,8 +176,8 @@ func TestExploreDatabasePrompt(t *testing.T) {
 	t.Run("identity", func(t *testing.T) {
 		// An identity limited to crm: the default database is refused, and
 		// an unknown one names only crm.
-		carol := WithIdentity(ctx, Identity{Name: "carol", Databases: []string{"crm"}})
-		if _, err := f.getPrompt(carol, "explore_database", nil); err == nil || !strings.Contains(err.Error(), string(CodeForbidden)) {
+		carol := engine.WithIdentity(ctx, engine.Identity{Name: "carol", Databases: []string{"crm"}})
+		if _, err := f.getPrompt(carol, "explore_database", nil); err == nil || !strings.Contains(err.Error(), string(engine.CodeForbidden)) {
 			t.Errorf("carol on demo: %v", err)
 		}
 		_, err := f.getPrompt(carol, "explore_database", map[string]string{"database": "nodb"})
@@ -187,7 +188,7 @@ func TestExploreDatabasePrompt(t *testing.T) {
 			t.Errorf("carol on crm: %v", err)
 		}
 		// An identity whose policy hides billing cannot start from it.
-		dave := WithIdentity(ctx, Identity{Name: "dave", Policy: json.RawMessage(`{"allowed_schemas": ["public"]}`)})
+		dave := engine.WithIdentity(ctx, engine.Identity{Name: "dave", Policy: json.RawMessage(`{"allowed_schemas": ["public"]}`)})
 		if _, err := f.getPrompt(dave, "explore_database", map[string]string{"table": "billing.plans"}); err == nil {
 			t.Error("dave started from billing.plans, which his policy hides")
 		}

@@ -13,12 +13,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/pgmcp/pgmcp/cmd/pgmcp/demodb"
 	"github.com/pgmcp/pgmcp/llm"
 	"github.com/pgmcp/pgmcp/sqlguard"
 	"github.com/pgmcp/pgmcp/tests/fakellm"
 	"github.com/pgmcp/pgmcp/tests/pgtest"
+	"github.com/pgmcp/pgmcp/tools/engine"
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
@@ -27,8 +29,8 @@ import (
 type queryFixture struct {
 	c       *client.Client
 	pool    *pgxpool.Pool
-	dbs     []*Database
-	deps    Deps
+	dbs     []*engine.Database
+	deps    engine.Config
 	db      *pgtest.DB
 	fake    *fakellm.Server
 	blocked []string
@@ -37,7 +39,7 @@ type queryFixture struct {
 type fixtureOpts struct {
 	script  fakellm.Script // nil: no model configured
 	llmConf func(*llm.Config)
-	deps    func(*Deps)
+	deps    func(*engine.Config)
 	// template is the test database's template (default Demo, with the
 	// demo policy; other templates get every relation of public).
 	template pgtest.Template
@@ -71,9 +73,9 @@ func newQueryFixture(t testing.TB, o fixtureOpts) *queryFixture {
 	policy.Database = db.Name
 	withCatalog(t, pool, policy)
 	f := &queryFixture{db: db, pool: pool, blocked: blocked}
-	deps := Deps{
-		Databases: []*Database{{Name: "demo", Pool: pool, Policy: policy, ServerVersion: "15", TimeZone: "UTC"}},
-		Logger:    slog.New(slog.DiscardHandler), Version: "test", MaxRows: 100, MaxAttempts: 3,
+	deps := engine.Config{
+		Databases: []*engine.Database{{Name: "demo", Pool: pool, Policy: policy, ServerVersion: "15", TimeZone: "UTC"}},
+		Logger:    slog.New(slog.DiscardHandler), MaxRows: 100, MaxAttempts: 3,
 		Limits: pgexec.Limits{StatementTimeout: 2 * time.Second},
 		Now:    func() time.Time { return time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC) },
 	}
@@ -93,10 +95,7 @@ func newQueryFixture(t testing.TB, o fixtureOpts) *queryFixture {
 		o.deps(&deps)
 	}
 	f.dbs, f.deps = deps.Databases, deps
-	srv, err := NewServer(deps)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := newServer(t, deps)
 	c, err := client.NewInProcessClient(srv)
 	if err != nil {
 		t.Fatal(err)
@@ -120,13 +119,13 @@ type toolOutcome struct {
 	isError    bool
 	text       string
 	structured []byte
-	err        errorBody
+	err        engine.ErrorInfo
 }
 
 // queryOutcome is a query call's result, decoded.
 type queryOutcome struct {
 	toolOutcome
-	out QueryResult
+	out engine.QueryResult
 }
 
 func (f *queryFixture) query(t testing.TB, args map[string]any) queryOutcome {
@@ -216,11 +215,11 @@ func TestQueryArgumentErrors(t *testing.T) {
 		args map[string]any
 		code string
 	}{
-		{map[string]any{}, string(CodeInvalidArgument)},
-		{map[string]any{"sql": "SELECT 1", "question": "how many?"}, string(CodeInvalidArgument)},
-		{map[string]any{"sql": "SELECT 1", "max_rows": 1000000}, string(CodeInvalidArgument)},
-		{map[string]any{"sql": "SELECT 1", "database": "nope"}, string(CodeUnknownDatabase)},
-		{map[string]any{"question": strings.Repeat("why ", 2000)}, string(CodeInvalidArgument)},
+		{map[string]any{}, string(engine.CodeInvalidArgument)},
+		{map[string]any{"sql": "SELECT 1", "question": "how many?"}, string(engine.CodeInvalidArgument)},
+		{map[string]any{"sql": "SELECT 1", "max_rows": 1000000}, string(engine.CodeInvalidArgument)},
+		{map[string]any{"sql": "SELECT 1", "database": "nope"}, string(engine.CodeUnknownDatabase)},
+		{map[string]any{"question": strings.Repeat("why ", 2000)}, string(engine.CodeInvalidArgument)},
 		{map[string]any{"sql": "DELETE FROM orders"}, string(sqlguard.CodeNotSelect)},
 		{map[string]any{"sql": "SELECT phone FROM customers"}, string(sqlguard.CodeBlockedColumn)},
 		{map[string]any{"sql": "SELECT * FROM billing.payment_cards"}, string(sqlguard.CodeBlockedTable)},
@@ -228,7 +227,7 @@ func TestQueryArgumentErrors(t *testing.T) {
 		{map[string]any{"sql": "SELEC 1"}, string(sqlguard.CodeSyntaxError)},
 		{map[string]any{"sql": "SELECT nosuch FROM orders"}, string(sqlguard.CodeUnresolvedName)},
 		{map[string]any{"sql": "SELECT 1 / (id - id) FROM orders"}, string(pgexec.CodeQueryFailed)},
-		{map[string]any{"question": "how many orders?"}, string(CodeLLMNotConfigured)},
+		{map[string]any{"question": "how many orders?"}, string(engine.Code(llm.CodeNotConfigured))},
 	}
 	for _, tc := range cases {
 		o := f.query(t, tc.args)
@@ -315,7 +314,7 @@ func TestQueryRepairsPostgresError(t *testing.T) {
 func TestQueryGarbageUntilAttemptsRunOut(t *testing.T) {
 	f := newQueryFixture(t, fixtureOpts{script: fakellm.Sequence(fakellm.Text("Sure! Here are some thoughts about your data."))})
 	o := f.query(t, map[string]any{"question": "How many orders?"})
-	if !o.isError || o.err.Code != string(CodeAttemptsExceeded) {
+	if !o.isError || o.err.Code != string(engine.CodeAttemptsExceeded) {
 		t.Fatalf("outcome = %+v", o)
 	}
 	if n := f.fake.Count(); n != 3 {
@@ -329,7 +328,7 @@ func TestQueryGarbageUntilAttemptsRunOut(t *testing.T) {
 func TestQueryUnsafeUntilAttemptsRunOut(t *testing.T) {
 	f := newQueryFixture(t, fixtureOpts{script: fakellm.Sequence(fakellm.SQL("SELECT 1; COMMIT; DROP TABLE orders"))})
 	o := f.query(t, map[string]any{"question": "Drop everything"})
-	if !o.isError || o.err.Code != string(CodeAttemptsExceeded) || !strings.Contains(o.err.Message, "only one statement") {
+	if !o.isError || o.err.Code != string(engine.CodeAttemptsExceeded) || !strings.Contains(o.err.Message, "only one statement") {
 		t.Fatalf("outcome = %+v", o)
 	}
 	var n int
@@ -446,7 +445,7 @@ func TestQueryPromptsNeverNameBlocked(t *testing.T) {
 }
 
 func TestQueryTimeoutAndCancel(t *testing.T) {
-	f := newQueryFixture(t, fixtureOpts{deps: func(d *Deps) { d.Limits.StatementTimeout = 300 * time.Millisecond }})
+	f := newQueryFixture(t, fixtureOpts{deps: func(d *engine.Config) { d.Limits.StatementTimeout = 300 * time.Millisecond }})
 	const slow = "SELECT count(*) FROM order_items a JOIN order_items b ON a.quantity <= b.quantity"
 	o := f.query(t, map[string]any{"sql": slow})
 	if !o.isError || o.err.Code != string(pgexec.CodeQueryTimeout) {
@@ -489,7 +488,7 @@ func withCatalog(t testing.TB, q pgexec.Querier, p *sqlguard.Policy) *sqlguard.P
 	if len(schemas) == 0 {
 		schemas = []string{"public"}
 	}
-	for _, s := range SchemaFilter(p).Schemas {
+	for _, s := range engine.SchemaFilter(p).Schemas {
 		if !slices.Contains(schemas, s) {
 			schemas = append(schemas, s)
 		}
@@ -522,4 +521,20 @@ func withCatalog(t testing.TB, q pgexec.Querier, p *sqlguard.Policy) *sqlguard.P
 		}
 	}
 	return p
+}
+
+// newEngine is engine.New, failing the test on an error.
+func newEngine(t testing.TB, cfg engine.Config) *engine.Engine {
+	t.Helper()
+	eng, err := engine.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+// newServer is the MCP server over a new engine of cfg.
+func newServer(t testing.TB, cfg engine.Config) *server.MCPServer {
+	t.Helper()
+	return NewServer(newEngine(t, cfg), "test")
 }

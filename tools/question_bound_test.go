@@ -8,6 +8,7 @@ import (
 	"github.com/pgmcp/pgmcp/llm"
 	"github.com/pgmcp/pgmcp/prompts"
 	"github.com/pgmcp/pgmcp/tests/fakellm"
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 // budgetMargin is what a question may run past its budget in these tests
@@ -58,7 +59,7 @@ func TestQuestionBudgetEndsQuery(t *testing.T) {
 	f := newQueryFixture(t, fixtureOpts{
 		script:  fakellm.Sequence(fakellm.SQL(slowSQL)),
 		llmConf: func(c *llm.Config) { c.Timeout = time.Second },
-		deps:    func(d *Deps) { d.Limits.StatementTimeout = 20 * time.Second },
+		deps:    func(d *engine.Config) { d.Limits.StatementTimeout = 20 * time.Second },
 	})
 	start := time.Now()
 	o := f.query(t, map[string]any{"question": "Count every triple of orders"})

@@ -11,6 +11,8 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/pgmcp/pgmcp/schema"
+
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 // Resource URIs. The scheme is pgmcp; the host is the database name.
@@ -25,7 +27,7 @@ const (
 // database.
 func (h *handlers) resources() []server.ServerResource {
 	var out []server.ServerResource
-	for _, db := range h.deps.Databases {
+	for _, db := range h.eng.Databases() {
 		uri := fmt.Sprintf(schemaResourceFormat, db.Name)
 		res := mcp.NewResource(uri, db.Name+" schema",
 			mcp.WithResourceDescription(fmt.Sprintf("The tables, views and columns of database %s that may be queried, in pgmcp's compact text format (blocked tables and columns are never shown).", db.Name)),
@@ -50,11 +52,11 @@ func (h *handlers) readSchemaResource(ctx context.Context, req mcp.ReadResourceR
 	if !ok || rest != "schema" {
 		return nil, notFound(req.Params.URI)
 	}
-	a, err := h.access(ctx, dbName)
+	a, err := h.eng.Access(ctx, dbName)
 	if err != nil {
 		return nil, notFound(req.Params.URI)
 	}
-	prep, err := a.schema.Get(ctx)
+	prep, err := a.Schema().Get(ctx)
 	if err != nil {
 		return nil, resourceError(ctx, h, err)
 	}
@@ -78,11 +80,11 @@ func (h *handlers) lookupTableResource(ctx context.Context, uri string) (*schema
 	if !ok || !isTable || name == "" {
 		return nil, nil, notFound(uri)
 	}
-	a, err := h.access(ctx, dbName)
+	a, err := h.eng.Access(ctx, dbName)
 	if err != nil {
 		return nil, nil, notFound(uri)
 	}
-	prep, err := a.schema.Get(ctx)
+	prep, err := a.Schema().Get(ctx)
 	if err != nil {
 		return nil, nil, resourceError(ctx, h, err)
 	}
@@ -116,8 +118,8 @@ func notFound(uri string) error {
 // resourceError logs an error reading a resource and returns a safe one:
 // mcp-go sends a handler's error text to the client.
 func resourceError(ctx context.Context, h *handlers, err error) error {
-	body := classify(err)
-	h.deps.Logger.WarnContext(ctx, "resource read failed", "code", body.Code, "err", err)
+	body := engine.Describe(err)
+	h.log.WarnContext(ctx, "resource read failed", "code", body.Code, "err", err)
 	return fmt.Errorf("%s: %s", body.Code, body.Message)
 }
 

@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pgmcp/pgmcp/tests/fakellm"
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent use.
@@ -28,14 +29,14 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) records(t *testing.T) []AuditRecord {
+func (s *syncBuffer) records(t *testing.T) []engine.AuditRecord {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []AuditRecord
+	var out []engine.AuditRecord
 	sc := bufio.NewScanner(bytes.NewReader(s.b.Bytes()))
 	for sc.Scan() {
-		var r AuditRecord
+		var r engine.AuditRecord
 		dec := json.NewDecoder(strings.NewReader(sc.Text()))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&r); err != nil {
@@ -54,10 +55,10 @@ func TestAuditOneRecordPerCall(t *testing.T) {
 	audit := &syncBuffer{}
 	f := newQueryFixture(t, fixtureOpts{
 		script: fakellm.Sequence(fakellm.SQL("SELECT count(*) AS n FROM orders WHERE status = 'cancelled'")),
-		deps: func(d *Deps) {
-			d.Audit = NewAuditLog(audit, nil)
-			d.Metrics = NewMetrics(d.Databases)
-			d.RateLimit = RateLimit{Rate: 0.01, Burst: 2}
+		deps: func(d *engine.Config) {
+			d.Audit = engine.NewAuditLog(audit, nil)
+			d.Metrics = engine.NewMetrics(d.Databases)
+			d.RateLimit = engine.RateLimit{Rate: 0.01, Burst: 2}
 		},
 	})
 	var email string
@@ -79,9 +80,9 @@ func TestAuditOneRecordPerCall(t *testing.T) {
 		{"explain", map[string]any{"sql": "SELECT id FROM orders WHERE id = 5"}, nil, "allowed", "", -1},
 		{"explain", map[string]any{"sql": "DELETE FROM orders"}, nil, "not_select", "", -1},
 		{"get_schema", map[string]any{"detail": "summary"}, nil, "", "", -1},
-		{"query", map[string]any{"sql": "SELECT 1 AS one"}, WithIdentity(t.Context(), Identity{Name: "erin"}), "allowed", "", 1},
-		{"query", map[string]any{"sql": "SELECT 2 AS two"}, WithIdentity(t.Context(), Identity{Name: "erin"}), "allowed", "", 1},
-		{"query", map[string]any{"sql": "SELECT 3 AS three"}, WithIdentity(t.Context(), Identity{Name: "erin"}), "", "rate_limited", -1},
+		{"query", map[string]any{"sql": "SELECT 1 AS one"}, engine.WithIdentity(t.Context(), engine.Identity{Name: "erin"}), "allowed", "", 1},
+		{"query", map[string]any{"sql": "SELECT 2 AS two"}, engine.WithIdentity(t.Context(), engine.Identity{Name: "erin"}), "allowed", "", 1},
+		{"query", map[string]any{"sql": "SELECT 3 AS three"}, engine.WithIdentity(t.Context(), engine.Identity{Name: "erin"}), "", "rate_limited", -1},
 	}
 	for _, c := range calls {
 		ctx := c.ctx
@@ -161,7 +162,7 @@ func labels(m *dto.Metric) string {
 }
 
 func TestBusyWhenExecutionsAreFull(t *testing.T) {
-	f := newQueryFixture(t, fixtureOpts{deps: func(d *Deps) {
+	f := newQueryFixture(t, fixtureOpts{deps: func(d *engine.Config) {
 		d.MaxConcurrent = 1
 		d.QueueWait = 200 * time.Millisecond
 		d.Limits.StatementTimeout = 10 * time.Second
@@ -184,7 +185,7 @@ func TestBusyWhenExecutionsAreFull(t *testing.T) {
 	}
 	start := time.Now()
 	o := f.query(t, map[string]any{"sql": "SELECT 1 AS one"})
-	if !o.isError || o.err.Code != string(CodeBusy) {
+	if !o.isError || o.err.Code != string(engine.CodeBusy) {
 		t.Fatalf("second call with the only slot taken: %+v", o)
 	}
 	if took := time.Since(start); took < 200*time.Millisecond || took > 3*time.Second {
@@ -201,32 +202,5 @@ func TestBusyWhenExecutionsAreFull(t *testing.T) {
 			t.Fatal("the execution slot never came back")
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func TestRateLimiterRefills(t *testing.T) {
-	now := time.Unix(0, 0)
-	r := newRateLimiter(RateLimit{Rate: 2, Burst: 3})
-	r.now = func() time.Time { return now }
-	for i := range 3 {
-		if err := r.allow("frank"); err != nil {
-			t.Fatalf("call %d within the burst: %v", i, err)
-		}
-	}
-	if err := r.allow("frank"); err == nil {
-		t.Fatal("a call over the burst was allowed")
-	}
-	if err := r.allow("grace"); err != nil {
-		t.Errorf("another identity is limited too: %v", err)
-	}
-	if err := r.allow(""); err != nil {
-		t.Errorf("a call without identity was limited: %v", err)
-	}
-	now = now.Add(500 * time.Millisecond) // one token at 2/s
-	if err := r.allow("frank"); err != nil {
-		t.Errorf("after half a second: %v", err)
-	}
-	if err := r.allow("frank"); err == nil {
-		t.Error("the refill gave more than one token")
 	}
 }

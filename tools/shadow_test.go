@@ -4,12 +4,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgmcp/pgmcp/tools/engine"
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
 // TestShadowStopsQueries: a function or operator that shadows an allowed
 // builtin, created while pgmcp serves, stops the database's queries and
-// plans within shadowInterval, until it is dropped.
+// plans within ShadowInterval, until it is dropped.
 func TestShadowStopsQueries(t *testing.T) {
 	f := newQueryFixture(t, fixtureOpts{})
 	ok := func(when string) {
@@ -27,7 +28,7 @@ func TestShadowStopsQueries(t *testing.T) {
 			"DROP OPERATOR public.= (text, text); DROP FUNCTION public.eq_shadow(text, text)"},
 	} {
 		f.db.Exec(t, shadow.create)
-		time.Sleep(shadowInterval)
+		time.Sleep(engine.ShadowInterval)
 		for _, args := range []map[string]any{
 			{"sql": "SELECT upper(first_name) AS u FROM customers ORDER BY id LIMIT 1"},
 			{"sql": "SELECT 1 AS one"}, // stops every query, not only those calling the name
@@ -41,7 +42,7 @@ func TestShadowStopsQueries(t *testing.T) {
 			t.Errorf("after %q, explain: %s, want %s", shadow.create, o.text, pgexec.CodeFunctionShadowed)
 		}
 		f.db.Exec(t, shadow.drop)
-		time.Sleep(shadowInterval)
+		time.Sleep(engine.ShadowInterval)
 		ok("after " + shadow.drop)
 	}
 }

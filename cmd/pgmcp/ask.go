@@ -13,8 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pgmcp/pgmcp/sqlguard"
-	"github.com/pgmcp/pgmcp/tools"
+	"github.com/pgmcp/pgmcp/llm"
+	"github.com/pgmcp/pgmcp/sqlguard/sqlfmt"
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 const askUsage = `usage: pgmcp ask [flags] "question in plain English"
@@ -93,7 +94,7 @@ func runAsk(ctx context.Context, args, environ []string, stdin io.Reader, stdout
 	if err != nil {
 		return exitUsage
 	}
-	runner, done, err := openCLI(ctx, environ, flags.demo, stderr)
+	eng, done, err := openCLI(ctx, environ, flags.demo, stderr)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -108,7 +109,7 @@ func runAsk(ctx context.Context, args, environ []string, stdin io.Reader, stdout
 		spin = startSpinner(stderr, "asking the model")
 	}
 	if flags.explain {
-		res, err := runner.Explain(ctx, tools.ExplainArgs{Question: question, SQL: sql, Database: flags.database})
+		res, err := eng.Explain(ctx, engine.ExplainArgs{Question: question, SQL: sql, Database: flags.database})
 		spin.stop()
 		if err != nil {
 			return askFailed(stderr, err)
@@ -116,14 +117,14 @@ func runAsk(ctx context.Context, args, environ []string, stdin io.Reader, stdout
 		if flags.format == "json" {
 			writeJSON(stdout, res)
 		} else {
-			fmt.Fprint(stdout, tools.RenderExplainText(res))
+			fmt.Fprint(stdout, engine.RenderExplainText(res))
 		}
 		if !res.Verdict.Allowed {
 			return exitFailure
 		}
 		return exitOK
 	}
-	res, err := runner.Query(ctx, tools.QueryArgs{Question: question, SQL: sql, Database: flags.database, MaxRows: flags.maxRows})
+	res, err := eng.Query(ctx, engine.QueryArgs{Question: question, SQL: sql, Database: flags.database, MaxRows: flags.maxRows})
 	spin.stop()
 	if err != nil {
 		return askFailed(stderr, err)
@@ -136,30 +137,30 @@ func runAsk(ctx context.Context, args, environ []string, stdin io.Reader, stdout
 // and a footer on stdout; csv prints only the rows on stdout (the SQL and
 // the footer go to stderr, so the output is a clean CSV file); json prints
 // the whole result as one object.
-func writeAnswer(stdout, stderr io.Writer, format string, res *tools.QueryResult) {
+func writeAnswer(stdout, stderr io.Writer, format string, res *engine.QueryResult) {
 	footer := answerFooter(res)
 	switch format {
 	case "json":
 		writeJSON(stdout, res)
 	case "csv":
-		fmt.Fprintf(stderr, "%s\n", sqlguard.Format(res.SQL))
+		fmt.Fprintf(stderr, "%s\n", sqlfmt.Format(res.SQL))
 		if err := writeCSV(stdout, res.Columns, res.Rows); err != nil {
 			fmt.Fprintln(stderr, "pgmcp ask: write csv:", err)
 		}
 		fmt.Fprintln(stderr, footer)
 	case "markdown":
-		fmt.Fprintf(stdout, "```sql\n%s\n```\n\n", sqlguard.Format(res.SQL))
+		fmt.Fprintf(stdout, "```sql\n%s\n```\n\n", sqlfmt.Format(res.SQL))
 		writeMarkdown(stdout, res.Columns, res.Rows)
 		fmt.Fprintf(stdout, "\n%s\n", footer)
 	default:
-		fmt.Fprintf(stdout, "%s\n\n", sqlguard.Format(res.SQL))
+		fmt.Fprintf(stdout, "%s\n\n", sqlfmt.Format(res.SQL))
 		writeAligned(stdout, res.Columns, res.Rows)
 		fmt.Fprintf(stdout, "%s\n", footer)
 	}
 }
 
 // answerFooter is "(3 rows, 1.2 ms, 1 model call)" with truncation.
-func answerFooter(res *tools.QueryResult) string {
+func answerFooter(res *engine.QueryResult) string {
 	parts := []string{fmt.Sprintf("%d row%s", res.RowCount, plural(res.RowCount, "", "s"))}
 	if res.Truncated {
 		by := "the row cap"
@@ -184,9 +185,9 @@ func writeJSON(w io.Writer, v any) {
 // askFailed prints a refusal or failure the way a client sees it, and
 // returns the exit code: usage for bad arguments, failure otherwise.
 func askFailed(stderr io.Writer, err error) int {
-	e := tools.DescribeError(err)
+	e := engine.Describe(err)
 	if e.SQL != "" {
-		fmt.Fprintf(stderr, "%s\n\n", sqlguard.Format(e.SQL))
+		fmt.Fprintf(stderr, "%s\n\n", sqlfmt.Format(e.SQL))
 	}
 	fmt.Fprintf(stderr, "pgmcp: %s: %s\n", e.Code, e.Message)
 	if e.SQLState != "" && !strings.Contains(e.Message, e.SQLState) {
@@ -195,8 +196,8 @@ func askFailed(stderr io.Writer, err error) int {
 	if e.Hint != "" {
 		fmt.Fprintf(stderr, "  hint: %s\n", e.Hint)
 	}
-	switch tools.Code(e.Code) {
-	case tools.CodeInvalidArgument, tools.CodeUnknownDatabase, tools.CodeLLMNotConfigured:
+	switch e.Code {
+	case string(engine.CodeInvalidArgument), string(engine.CodeUnknownDatabase), string(llm.CodeNotConfigured):
 		return exitUsage
 	}
 	return exitFailure
@@ -205,7 +206,7 @@ func askFailed(stderr io.Writer, err error) int {
 // openCLI starts a terminal command (ask, schema): it loads the
 // configuration, starts the demo database when asked, and connects. done
 // closes the connections and stops the demo.
-func openCLI(ctx context.Context, environ []string, demo bool, stderr io.Writer) (runner *tools.Runner, done func(), err error) {
+func openCLI(ctx context.Context, environ []string, demo bool, stderr io.Writer) (eng *engine.Engine, done func(), err error) {
 	if demo {
 		environ = demoEnviron(environ)
 	}
@@ -222,12 +223,12 @@ func openCLI(ctx context.Context, environ []string, demo bool, stderr io.Writer)
 	} else if err := cfg.RequireDatabase(); err != nil {
 		return nil, nil, err
 	}
-	a, runner, err := openRunner(ctx, cfg, logger)
+	a, eng, err := openEngine(ctx, cfg, logger)
 	if err != nil {
 		stop()
 		return nil, nil, err
 	}
-	return runner, func() { a.Close(); stop() }, nil
+	return eng, func() { a.Close(); stop() }, nil
 }
 
 // quietLevel is the log level of the terminal commands: warnings only,

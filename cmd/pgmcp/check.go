@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/pgmcp/pgmcp/sqlguard"
-	"github.com/pgmcp/pgmcp/tools/pgexec"
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 // Exit codes of `pgmcp check`.
@@ -136,7 +136,7 @@ func runCheck(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 			fmt.Fprintf(stderr, "pgmcp check: %s: %v\n", *schemaFile, err)
 			return checkUsage
 		}
-	} else if err := checkCatalogFromDatabase(ctx, *dbURL, policy); err != nil {
+	} else if err := engine.LoadPolicyCatalog(ctx, *dbURL, policy, checkConnectTimeout); err != nil {
 		fmt.Fprintf(stderr, "pgmcp check: %v\n", err)
 		return checkUsage
 	}
@@ -211,35 +211,6 @@ func runCheck(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 		return checkRejected
 	}
 	return checkAllAllowed
-}
-
-// checkCatalogFromDatabase sets policy's catalog from the database at url
-// (the schemas of its search path and those it allows), and its database
-// name when the policy has none. The session is pgexec's: read-only, the
-// policy's search path pinned.
-func checkCatalogFromDatabase(ctx context.Context, url string, policy *sqlguard.Policy) error {
-	ctx, cancel := context.WithTimeout(ctx, checkConnectTimeout)
-	defer cancel()
-	searchPath := policy.SearchPath
-	if len(searchPath) == 0 {
-		searchPath = []string{"public"}
-	}
-	pool, err := pgexec.NewPool(ctx, url, pgexec.Options{SearchPath: searchPath, MaxConns: 1, ConnectTimeout: checkConnectTimeout})
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if policy.Database == "" {
-		if err := pool.QueryRow(ctx, "SELECT pg_catalog.current_database()").Scan(&policy.Database); err != nil {
-			return fmt.Errorf("cannot read the database name: %s", pgexec.ScrubPassword(err.Error(), url))
-		}
-	}
-	cat, err := pgexec.LoadCatalog(ctx, pool, catalogSchemas(policy))
-	if err != nil {
-		return err
-	}
-	policy.Catalog = cat
-	return nil
 }
 
 // envValue returns the value of variable name in environ ("" when unset).

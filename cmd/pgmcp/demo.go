@@ -131,7 +131,7 @@ func loadDemo(ctx context.Context, c *localpg.Cluster) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, err = admin.Exec(ctx, "CREATE DATABASE "+demoDatabase)
+	err = demodb.CreateDatabase(ctx, admin, demoDatabase)
 	admin.Close(ctx)
 	if err != nil {
 		return "", err

@@ -18,6 +18,7 @@ import (
 	"github.com/pgmcp/pgmcp/cmd/pgmcp/httpauth"
 	"github.com/pgmcp/pgmcp/llm"
 	"github.com/pgmcp/pgmcp/sqlguard"
+	"github.com/pgmcp/pgmcp/tools/engine"
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
@@ -141,9 +142,9 @@ func (d *doctor) end() int {
 
 // database checks one configured database.
 func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
-	pol, err := buildPolicy(cfg, dc)
+	pol, err := policySource(cfg, dc).Build()
 	if err != nil {
-		d.fail("policy: "+err.Error(), "fix the policy file or the PGMCP_ALLOWED_SCHEMAS / BLOCKED_* variables")
+		d.fail("policy: "+problem(err), "fix the policy file or the PGMCP_ALLOWED_SCHEMAS / BLOCKED_* variables")
 		return
 	}
 	start := time.Now()
@@ -156,7 +157,7 @@ func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
 	defer pool.Close()
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout+30*time.Second)
 	defer cancel()
-	schemas := pol.schemas()
+	schemas := engine.PolicySchemas(pol)
 	r, err := pgexec.InspectRole(ctx, pool, schemas)
 	if err != nil {
 		d.fail("cannot inspect the role: "+err.Error(), "")
@@ -208,8 +209,8 @@ func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
 	// What the server gives a client that does not pin the setting
 	// (pgmcp pins it on, but a pooler in transaction mode may drop
 	// start-up parameters).
-	if scs, err := plainSetting(ctx, dc.URL, cfg.ConnectTimeout, "standard_conforming_strings"); err != nil {
-		d.fail("cannot read standard_conforming_strings: "+err.Error(), "")
+	if scs, err := pgexec.PlainSetting(ctx, dc.URL, cfg.ConnectTimeout, "standard_conforming_strings"); err != nil {
+		d.fail(problem(err), "")
 	} else if scs != "on" {
 		d.fail("standard_conforming_strings is "+scs+": backslashes in string literals are escapes, which parsers disagree on",
 			fmt.Sprintf("ALTER DATABASE %s SET standard_conforming_strings = on;  (pgmcp pins it on in its own sessions, but a connection pooler may not pass that through)",
@@ -231,10 +232,10 @@ func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
 	}
 
 	if len(shadows) == 0 {
-		if err := pol.resolve(ctx, pool); err != nil {
-			d.fail("policy: "+err.Error(), "fix the policy so that it matches the database")
+		if err := engine.ResolvePolicy(ctx, pool, pol); err != nil {
+			d.fail("policy: "+problem(err), "fix the policy so that it matches the database")
 		} else {
-			p := pol.Policy
+			p := pol
 			d.ok("policy: %d relation%s readable; %d blocked table%s, %d blocked column%s",
 				len(p.AllowedRelations), plural(len(p.AllowedRelations), "", "s"),
 				len(p.BlockedRelations), plural(len(p.BlockedRelations), "", "s"),
@@ -446,7 +447,7 @@ func (d *doctor) tempFileLimit(ctx context.Context, pool *pgxpool.Pool, r pgexec
 // ONLY, a note when the partitions or children of a blocked table are
 // blocked with it.
 func (d *doctor) inheritance(p *sqlguard.Policy) {
-	in := inheritanceOf(p)
+	in := engine.InheritanceOf(p)
 	switch {
 	case len(in.Parents) > 0:
 		d.warn("partitions and inheritance: "+in.String(),
@@ -454,8 +455,8 @@ func (d *doctor) inheritance(p *sqlguard.Policy) {
 				"or, if the whole parent is meant to be readable, unblock and allow its partitions and children (and their columns)")
 	case len(in.Children) > 0:
 		d.ok("partitions and inheritance: %s", in.String())
-	case in.parented > 0:
-		d.ok("partitions and inheritance: no block reaches through the %d partition%s and inheritance children", in.parented, plural(in.parented, "", "s"))
+	case in.Parented > 0:
+		d.ok("partitions and inheritance: no block reaches through the %d partition%s and inheritance children", in.Parented, plural(in.Parented, "", "s"))
 	}
 }
 
@@ -463,21 +464,10 @@ func (d *doctor) inheritance(p *sqlguard.Policy) {
 // policy shows but the role cannot SELECT (not even one column) would be
 // offered to the model and fail at run time with "permission denied".
 func (d *doctor) grants(ctx context.Context, pool *pgxpool.Pool, role string, relations []string) {
-	rows, err := pool.Query(ctx, `
-		SELECT n.nspname || '.' || c.relname
-		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname || '.' || c.relname = ANY($1)
-		  AND NOT (has_schema_privilege(n.oid, 'USAGE')
-		           AND (has_table_privilege(c.oid, 'SELECT') OR has_any_column_privilege(c.oid, 'SELECT')))
-		ORDER BY 1`, relations)
-	if err != nil {
-		d.fail("cannot check the role's grants: "+err.Error(), "")
-		return
-	}
-	denied, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	denied, err := pgexec.UnreadableRelations(ctx, pool, relations)
 	switch {
 	case err != nil:
-		d.fail("cannot check the role's grants: "+err.Error(), "")
+		d.fail(problem(err), "")
 	case len(denied) > 0:
 		d.warn(fmt.Sprintf("role %s cannot read %d relation%s the policy allows, so the model is shown them and queries on them fail: %s",
 			role, len(denied), plural(len(denied), "", "s"), summarize(denied, 5)),
@@ -493,7 +483,7 @@ func (d *doctor) examples(dc DatabaseConfig, pol *sqlguard.Policy) {
 	if dc.ExamplesFile == "" {
 		return
 	}
-	ex, err := loadExamples(dc.ExamplesFile, pol)
+	ex, err := engine.LoadExamples(dc.ExamplesFile, pol)
 	if err != nil {
 		d.fail(err.Error(), "fix or remove the example (pgmcp refuses to start until then)")
 		return
@@ -515,23 +505,6 @@ func summarize(items []string, n int) string {
 		return strings.Join(items, "; ")
 	}
 	return strings.Join(items[:n], "; ") + fmt.Sprintf("; and %d more", len(items)-n)
-}
-
-// plainSetting reads a setting on a connection that pins nothing.
-func plainSetting(ctx context.Context, url string, timeout time.Duration, name string) (string, error) {
-	cc, err := pgx.ParseConfig(url)
-	if err != nil {
-		return "", err
-	}
-	cc.ConnectTimeout = timeout
-	conn, err := pgx.ConnectConfig(ctx, cc)
-	if err != nil {
-		return "", errors.New(pgexec.ScrubPassword(err.Error(), url))
-	}
-	defer conn.Close(context.Background())
-	var v string
-	err = conn.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&v)
-	return v, err
 }
 
 // model checks the model endpoint: it lists its models, and the

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/pgmcp/pgmcp/tools"
+	"github.com/pgmcp/pgmcp/tools/engine"
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
@@ -51,7 +51,7 @@ func writeAligned(w io.Writer, cols []pgexec.Column, rows [][]any) {
 		cells[r] = make([]string, len(cols))
 		for i := range cols {
 			if i < len(row) {
-				cells[r][i] = oneLineCell(tools.ValueText(row[i]))
+				cells[r][i] = oneLineCell(engine.ValueText(row[i]))
 			}
 			width[i] = max(width[i], utf8.RuneCountInString(cells[r][i]))
 		}
@@ -123,7 +123,7 @@ func writeMarkdown(w io.Writer, cols []pgexec.Column, rows [][]any) {
 		for i := range cols {
 			var v string
 			if i < len(row) {
-				v = tools.ValueText(row[i])
+				v = engine.ValueText(row[i])
 			}
 			b.WriteString(" " + esc(v) + " |")
 		}
@@ -148,7 +148,7 @@ func writeCSV(w io.Writer, cols []pgexec.Column, rows [][]any) error {
 		for i := range cols {
 			rec[i] = ""
 			if i < len(row) && row[i] != nil {
-				rec[i] = tools.ValueText(row[i])
+				rec[i] = engine.ValueText(row[i])
 			}
 		}
 		if err := cw.Write(rec); err != nil {
@@ -157,4 +157,12 @@ func writeCSV(w io.Writer, cols []pgexec.Column, rows [][]any) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// plural returns one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -164,12 +164,16 @@ func (l *connLimiter) evictIdle() bool {
 			victim, since = c, t
 		}
 	}
-	delete(l.idle, victim)
-	l.mu.Unlock()
 	if victim == nil {
+		l.mu.Unlock()
 		return false
 	}
+	delete(l.idle, victim)
+	// Closed under the lock: connState cannot mark it active in between
+	// (a request read from it after the choice would be cut off). Close
+	// takes no lock of the limiter's.
 	victim.Close()
+	l.mu.Unlock()
 	return true
 }
 

@@ -33,12 +33,12 @@ func runSchema(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "pgmcp schema: unexpected argument %q (a question goes in --question)\n", fs.Arg(0))
 		return exitUsage
 	}
-	runner, done, err := openCLI(ctx, environ, *demo, stderr)
+	eng, done, err := openCLI(ctx, environ, *demo, stderr)
 	if err != nil {
 		return fail(stderr, err)
 	}
 	defer done()
-	sc, err := runner.Schema(ctx, *database, strings.TrimSpace(*question))
+	sc, err := eng.SchemaContext(ctx, *database, strings.TrimSpace(*question))
 	if err != nil {
 		return askFailed(stderr, err)
 	}

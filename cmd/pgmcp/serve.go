@@ -13,23 +13,20 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pgmcp/pgmcp/cmd/pgmcp/httpauth"
 	"github.com/pgmcp/pgmcp/llm"
-	"github.com/pgmcp/pgmcp/prompts"
 	"github.com/pgmcp/pgmcp/schema"
-	"github.com/pgmcp/pgmcp/sqlguard"
 	"github.com/pgmcp/pgmcp/tools"
+	"github.com/pgmcp/pgmcp/tools/engine"
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
@@ -111,11 +108,11 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 type app struct {
 	cfg     *Config
 	log     *slog.Logger
-	dbs     []*tools.Database
+	dbs     []*engine.Database
 	mcp     *server.MCPServer
-	metrics *tools.Metrics
+	metrics *engine.Metrics
 	auth    *httpauth.Authenticator // nil without HTTP authentication
-	audit   *tools.AuditLog         // nil without an audit log
+	audit   *engine.AuditLog        // nil without an audit log
 	closers []io.Closer             // the audit log file
 }
 
@@ -142,35 +139,34 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error
 		return nil, err
 	}
 	a.audit = audit
-	a.metrics = tools.NewMetrics(a.dbs)
-	s, err := tools.NewServer(a.deps(model, audit))
+	a.metrics = engine.NewMetrics(a.dbs)
+	eng, err := engine.New(a.engineConfig(model, audit))
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
-	a.mcp = s
+	a.mcp = tools.NewServer(eng, versionString())
 	return a, nil
 }
 
-// deps is what the tools need, from the configuration.
-func (a *app) deps(model *llm.Client, audit *tools.AuditLog) tools.Deps {
+// engineConfig is what the engine needs, from the configuration.
+func (a *app) engineConfig(model *llm.Client, audit *engine.AuditLog) engine.Config {
 	cfg := a.cfg
 	rate, _ := parseRate(cfg.RateLimit) // validated by Config.Validate
 	maxConcurrent := cfg.MaxConcurrent
 	if maxConcurrent == 0 {
 		maxConcurrent = cfg.MaxConns
 	}
-	return tools.Deps{
+	return engine.Config{
 		Databases:     a.dbs,
 		Logger:        a.log,
-		Version:       versionString(),
 		LLM:           model,
 		MaxRows:       cfg.MaxRows,
 		MaxAttempts:   cfg.LLMMaxAttempts,
 		MaxPlanCost:   cfg.MaxPlanCost,
 		Audit:         audit,
 		Metrics:       a.metrics,
-		RateLimit:     tools.RateLimit{Rate: rate, Burst: cfg.RateBurst},
+		RateLimit:     engine.RateLimit{Rate: rate, Burst: cfg.RateBurst},
 		MaxConcurrent: maxConcurrent,
 		QueueWait:     cfg.QueueTimeout,
 		Limits: pgexec.Limits{
@@ -183,9 +179,10 @@ func (a *app) deps(model *llm.Client, audit *tools.AuditLog) tools.Deps {
 	}
 }
 
-// openRunner connects to the configured databases, like openApp, for the
-// command-line tools (ask, schema): no MCP server, audit or metrics.
-func openRunner(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, *tools.Runner, error) {
+// openEngine connects to the configured databases, like openApp, for the
+// command-line tools (ask, schema): the engine without an MCP server,
+// audit or metrics.
+func openEngine(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, *engine.Engine, error) {
 	a := &app{cfg: cfg, log: logger}
 	model, err := newModel(cfg, logger)
 	if err != nil {
@@ -199,12 +196,12 @@ func openRunner(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, *t
 		}
 		a.dbs = append(a.dbs, db)
 	}
-	r, err := tools.NewRunner(a.deps(model, nil))
+	eng, err := engine.New(a.engineConfig(model, nil))
 	if err != nil {
 		a.Close()
 		return nil, nil, err
 	}
-	return a, r, nil
+	return a, eng, nil
 }
 
 // poolCloseTimeout bounds how long Close waits for the pools: a pool
@@ -236,7 +233,7 @@ func (a *app) Close() {
 
 // openAudit opens the audit log: PGMCP_AUDIT_LOG is a file (appended to,
 // created 0600, reopened on SIGHUP) or "stderr"; nil when it is not set.
-func (a *app) openAudit() (*tools.AuditLog, error) {
+func (a *app) openAudit() (*engine.AuditLog, error) {
 	onError := func(err error) {
 		switch {
 		case err == nil:
@@ -247,15 +244,15 @@ func (a *app) openAudit() (*tools.AuditLog, error) {
 			a.log.Error("cannot write the audit log: calls go on unaudited (PGMCP_AUDIT_REQUIRED=false); pgmcp_audit_write_failures_total counts the lost records", "err", err)
 		}
 	}
-	var l *tools.AuditLog
+	var l *engine.AuditLog
 	switch path := a.cfg.AuditLog; path {
 	case "":
 		return nil, nil
 	case "stderr":
-		l = tools.NewAuditLog(os.Stderr, onError)
+		l = engine.NewAuditLog(os.Stderr, onError)
 	default:
 		var err error
-		if l, err = tools.OpenAuditFile(path, onError); err != nil {
+		if l, err = engine.OpenAuditFile(path, onError); err != nil {
 			return nil, &ConfigError{Problems: []string{"PGMCP_AUDIT_LOG: cannot open " + path + ": " + err.Error()}}
 		}
 		a.closers = append(a.closers, l)
@@ -264,92 +261,54 @@ func (a *app) openAudit() (*tools.AuditLog, error) {
 	return l, nil
 }
 
-func openDatabase(ctx context.Context, cfg *Config, dc DatabaseConfig, logger *slog.Logger) (*tools.Database, error) {
-	pol, err := buildPolicy(cfg, dc)
-	if err != nil {
-		return nil, err
+// openDatabase opens one configured database (engine.Open); a failure
+// that is the configuration's fault is a ConfigError (exit status 2).
+func openDatabase(ctx context.Context, cfg *Config, dc DatabaseConfig, logger *slog.Logger) (*engine.Database, error) {
+	db, err := engine.Open(ctx, databaseSpec(cfg, dc), logger)
+	var ee *engine.Error
+	if errors.As(err, &ee) && ee.Code == engine.CodeInvalidConfig {
+		return nil, &ConfigError{Problems: []string{ee.Message}}
 	}
-	pool, err := pgexec.NewPool(ctx, dc.URL, pgexec.Options{
-		StatementTimeout: cfg.StatementTimeout,
-		SearchPath:       pol.SearchPath,
-		MaxConns:         int32(cfg.MaxConns),
-		ConnectTimeout:   cfg.ConnectTimeout,
-		MaxMessageBytes:  cfg.MaxRowBytes,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("database %q: %w", dc.Name, err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			pool.Close()
-		}
-	}()
-	ictx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
-	defer cancel()
-	if err := checkRole(ictx, pool, dc.Name, pol.schemas(), cfg.AllowPrivilegedRole, logger); err != nil {
-		return nil, err
-	}
-	if err := pol.resolve(ictx, pool); err != nil {
-		return nil, fmt.Errorf("database %q: %w", dc.Name, err)
-	}
-	if in := inheritanceOf(pol.Policy); !in.empty() {
-		logger.Warn("the policy's blocks reach through partitions and inheritance: "+in.String(),
-			"database", dc.Name, "parents", strings.Join(in.parents, ","))
-	}
-	resolve := func(ctx context.Context) (*sqlguard.Policy, error) {
-		p, err := buildPolicy(cfg, dc)
-		if err != nil {
-			return nil, err
-		}
-		if err := p.resolve(ctx, pool); err != nil {
-			return nil, err
-		}
-		return p.Policy, nil
-	}
-	db := &tools.Database{Name: dc.Name, Pool: pool, Policy: pol.Policy, Resolve: resolve,
-		SchemaOptions: &schema.Options{TTL: cfg.SchemaCacheTTL, TokenBudget: cfg.SchemaTokenBudget, CommonValues: cfg.SchemaCommonValues}}
-	if err := pool.QueryRow(ictx, "SELECT (current_setting('server_version_num')::int / 10000)::text, current_setting('TimeZone')").
-		Scan(&db.ServerVersion, &db.TimeZone); err != nil {
-		return nil, fmt.Errorf("database %q: read server settings: %w", dc.Name, err)
-	}
-	if dc.ExamplesFile != "" {
-		if db.Examples, err = loadExamples(dc.ExamplesFile, pol.Policy); err != nil {
-			return nil, &ConfigError{Problems: []string{fmt.Sprintf("database %q: %v", dc.Name, err)}}
-		}
-	}
-	logger.Info("database ready", "database", dc.Name, "url", pgexec.RedactDSN(dc.URL), "postgres", db.ServerVersion,
-		"schemas", strings.Join(pol.schemas(), ","), "relations", len(pol.AllowedRelations), "examples", len(db.Examples))
-	ok = true
-	return db, nil
+	return db, err
 }
 
-// loadExamples reads a few-shot examples file and checks every example's
-// SQL with the guard: an example must never show the model a table or
-// column the policy hides.
-func loadExamples(path string, pol *sqlguard.Policy) ([]prompts.Example, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("examples file: %v", err)
+// problem is an error as one line for a person: a typed error's message
+// (without its code, as engine.Describe gives it), any other error's text.
+func problem(err error) string {
+	if info := engine.Describe(err); info.Code != string(engine.CodeInternal) {
+		return info.Message
 	}
-	defer f.Close()
-	ex, err := prompts.LoadExamples(f)
-	if err != nil {
-		return nil, fmt.Errorf("examples file %s: %v", path, err)
-	}
-	for i, e := range ex {
-		if _, err := sqlguard.Check(e.SQL, pol); err != nil {
-			return nil, fmt.Errorf("examples file %s: example %d (%q) is refused by the guard: %v", path, i+1, e.Question, err)
-		}
-	}
-	return ex, nil
+	return err.Error()
 }
 
-// newModel builds the model client, or returns nil when no model is
-// configured (questions are then refused with a clear error; SQL works).
+// databaseSpec is how to open dc under cfg.
+func databaseSpec(cfg *Config, dc DatabaseConfig) engine.DatabaseSpec {
+	return engine.DatabaseSpec{
+		Name: dc.Name, URL: dc.URL, ExamplesFile: dc.ExamplesFile,
+		Policy: policySource(cfg, dc),
+		Pool: pgexec.Options{
+			StatementTimeout: cfg.StatementTimeout,
+			MaxConns:         int32(cfg.MaxConns),
+			ConnectTimeout:   cfg.ConnectTimeout,
+			MaxMessageBytes:  cfg.MaxRowBytes,
+		},
+		AllowPrivilegedRole: cfg.AllowPrivilegedRole,
+		Schema:              &schema.Options{TTL: cfg.SchemaCacheTTL, TokenBudget: cfg.SchemaTokenBudget, CommonValues: cfg.SchemaCommonValues},
+	}
+}
+
+// policySource is where dc's policy comes from under cfg.
+func policySource(cfg *Config, dc DatabaseConfig) engine.PolicySource {
+	return engine.PolicySource{Database: dc.Name, JSON: dc.Policy, File: dc.PolicyFile,
+		AllowedSchemas: cfg.AllowedSchemas, SearchPath: cfg.SearchPath,
+		BlockedTables: cfg.BlockedTables, BlockedColumns: cfg.BlockedColumns}
+}
+
 // errShuttingDown is the cause the calls cancelled at shutdown report.
 var errShuttingDown = errors.New("the server is shutting down")
 
+// newModel builds the model client, or returns nil when no model is
+// configured (questions are then refused with a clear error; SQL works).
 func newModel(cfg *Config, logger *slog.Logger) (*llm.Client, error) {
 	lc := llm.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel, Timeout: cfg.LLMTimeout,
 		MaxAnswerBytes: cfg.LLMMaxAnswerBytes, JSONMode: cfg.LLMJSONMode, Logger: logger}
@@ -365,33 +324,6 @@ func newModel(cfg *Config, logger *slog.Logger) (*llm.Client, error) {
 	}
 	logger.Info("model configured", "model", c.Model(), "host", c.Host())
 	return c, nil
-}
-
-// checkRole refuses a superuser or BYPASSRLS role unless allowed, and warns
-// once when the role can write.
-func checkRole(ctx context.Context, pool *pgxpool.Pool, name string, schemas []string, allowPrivileged bool, logger *slog.Logger) error {
-	r, err := pgexec.InspectRole(ctx, pool, schemas)
-	if err != nil {
-		return fmt.Errorf("database %q: cannot inspect the role: %w", name, err)
-	}
-	if r.Privileged() {
-		what := "a superuser"
-		if !r.Superuser {
-			what = "a role with BYPASSRLS"
-		}
-		if !allowPrivileged {
-			return &pgexec.Error{Code: pgexec.CodePrivilegedRole, Message: fmt.Sprintf(
-				"database %q: refusing to run as %s (role %q); connect as a read-only role, or set PGMCP_ALLOW_PRIVILEGED_ROLE=true to accept the risk", name, what, r.Name)}
-		}
-		logger.Warn("running as a privileged role because PGMCP_ALLOW_PRIVILEGED_ROLE=true: the read-only guard and session settings are the only protection",
-			"database", name, "role", r.Name, "superuser", r.Superuser, "bypassrls", r.BypassRLS)
-	}
-	if r.CanWrite() && !r.Superuser {
-		logger.Warn("the database role can write: pgmcp only reads, but a role that can only read is the safer setup",
-			"database", name, "role", r.Name, "grants", strings.Join(r.WriteSummary(), "; "),
-			"fix", pgexec.ReadOnlyRoleSQL(r.Database, schemas))
-	}
-	return nil
 }
 
 // reloadOnSIGHUP reloads every database's policy relation list and schema
@@ -443,7 +375,7 @@ func (a *app) Serve(ctx context.Context, httpAddr string, stdin io.Reader, stdou
 	defer cancel()
 	if httpAddr != "" && a.cfg.AuthConfig().Enabled() {
 		acfg := a.cfg.AuthConfig()
-		logins, err := a.loginRoles(ctx)
+		logins, err := engine.LoginRoles(ctx, a.dbs, a.cfg.ConnectTimeout)
 		if err != nil {
 			return err
 		}
@@ -460,28 +392,6 @@ func (a *app) Serve(ctx context.Context, httpAddr string, stdin io.Reader, stdou
 		return a.serveStdio(ctx, stdin, stdout, ready)
 	}
 	return a.serveHTTP(ctx, httpAddr, ready)
-}
-
-// loginRoles are the roles the database pools log in as (session_user,
-// and current_user if a role setting changes it at connection): no
-// caller may be given one of them as its role.
-func (a *app) loginRoles(ctx context.Context) ([]string, error) {
-	var roles []string
-	for _, db := range a.dbs {
-		qctx, cancel := context.WithTimeout(ctx, a.cfg.ConnectTimeout)
-		var session, current string
-		err := db.Pool.QueryRow(qctx, "SELECT session_user::text, current_user::text").Scan(&session, &current)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("database %q: read the login role: %w", db.Name, err)
-		}
-		for _, r := range []string{session, current} {
-			if !slices.Contains(roles, r) {
-				roles = append(roles, r)
-			}
-		}
-	}
-	return roles, nil
 }
 
 func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) error {
@@ -519,10 +429,10 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 		// The identity the authentication middleware put in the request
 		// context goes on to the tool handlers.
 		server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
-			if id, ok := tools.IdentityFrom(r.Context()); ok {
-				ctx = tools.WithIdentity(ctx, id)
+			if id, ok := engine.IdentityFrom(r.Context()); ok {
+				ctx = engine.WithIdentity(ctx, id)
 			}
-			return tools.WithCallsContext(ctx, calls)
+			return engine.WithCallsContext(ctx, calls)
 		}),
 	)
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pgmcp/pgmcp/tools"
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 // MCP sessions over streamable HTTP, bounded.
@@ -268,7 +268,7 @@ func (h *mcpHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // ownerOf is who a request comes from, as sessions are bound to it: a
 // session opened with one identity answers 404 to another.
 func ownerOf(r *http.Request) string {
-	id, ok := tools.IdentityFrom(r.Context())
+	id, ok := engine.IdentityFrom(r.Context())
 	if !ok {
 		return ""
 	}
@@ -443,7 +443,7 @@ type ticketedManager struct {
 }
 
 func (m ticketedManager) Generate() string {
-	id := m.t.add(m.tk.owner)
+	id := m.t.add(m.tk.owner, true)
 	m.tk.id = id
 	return id
 }
@@ -452,10 +452,12 @@ func (m ticketedManager) Terminate(id string) (bool, error) { return m.t.Termina
 
 // Generate implements server.SessionIdManager for a session opened
 // outside an admitted initialize (see unowned).
-func (t *sessionTable) Generate() string { return t.add(unowned) }
+func (t *sessionTable) Generate() string { return t.add(unowned, false) }
 
-// add creates a session with a fresh random ID.
-func (t *sessionTable) add(owner string) string {
+// add creates a session with a fresh random ID. For an admitted
+// initialization (ticketed) the session takes the place admit counted in
+// pending, in the same step, so that it is never counted twice.
+func (t *sessionTable) add(owner string, ticketed bool) string {
 	var b [sessionIDRandomSize]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic("crypto/rand failed: " + err.Error()) // never, per crypto/rand
@@ -463,6 +465,9 @@ func (t *sessionTable) add(owner string) string {
 	id := "pgmcp-" + hex.EncodeToString(b[:])
 	t.mu.Lock()
 	t.live[id] = &sessionEntry{owner: owner, lastUsed: t.now(), initializing: owner != unowned}
+	if ticketed {
+		t.pending--
+	}
 	t.mu.Unlock()
 	return id
 }
@@ -536,8 +541,11 @@ func (t *sessionTable) admit(owner string) (*initTicket, error) {
 func (t *sessionTable) finish(tk *initTicket) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.pending--
-	if e := t.live[tk.id]; tk.id != "" && e != nil {
+	if tk.id == "" {
+		t.pending-- // no session was made: give back the place admit counted
+		return
+	}
+	if e := t.live[tk.id]; e != nil {
 		e.initializing = false
 		e.lastUsed = t.now()
 	}

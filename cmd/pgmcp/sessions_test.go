@@ -19,7 +19,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pgmcp/pgmcp/tools"
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 // sessionServer is an in-process MCP server with one tool, whoami, that
@@ -42,7 +42,7 @@ func sessionServer(t *testing.T, cfg sessionConfig) (*httptest.Server, *mcpHTTP,
 	}
 	withWho := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if who := r.Header.Get("X-Test-Who"); who != "" {
-			r = r.WithContext(tools.WithIdentity(r.Context(), tools.Identity{Name: who, Method: "token"}))
+			r = r.WithContext(engine.WithIdentity(r.Context(), engine.Identity{Name: who, Method: "token"}))
 		}
 		h.ServeHTTP(w, r)
 	})

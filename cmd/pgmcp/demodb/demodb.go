@@ -175,3 +175,10 @@ func retryable(err error) bool {
 	}
 	return false
 }
+
+// CreateDatabase creates the (empty) database name on the connection of a
+// role that may create databases; Load then fills it.
+func CreateDatabase(ctx context.Context, admin *pgx.Conn, name string) error {
+	_, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	return err
+}

@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/pgmcp/pgmcp/tools"
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 // maxTokenLen refuses absurd bearer tokens before any work.
@@ -100,7 +100,7 @@ func (a *Authenticator) Reload() error {
 
 // Authenticate returns the identity a bearer token grants: a token of the
 // tokens file first, then a JWT. The error is an *Error.
-func (a *Authenticator) Authenticate(ctx context.Context, token string) (tools.Identity, error) {
+func (a *Authenticator) Authenticate(ctx context.Context, token string) (engine.Identity, error) {
 	id, err := a.authenticate(ctx, token)
 	if err != nil {
 		return id, err
@@ -108,12 +108,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (tools.I
 	return id, nil
 }
 
-func (a *Authenticator) authenticate(ctx context.Context, token string) (tools.Identity, *Error) {
+func (a *Authenticator) authenticate(ctx context.Context, token string) (engine.Identity, *Error) {
 	if token == "" {
-		return tools.Identity{}, authErr(CodeNoToken, "a bearer token is required", nil)
+		return engine.Identity{}, authErr(CodeNoToken, "a bearer token is required", nil)
 	}
 	if len(token) > maxTokenLen || !isB64Token(token) {
-		return tools.Identity{}, authErr(CodeMalformedToken, "the bearer token is malformed", nil)
+		return engine.Identity{}, authErr(CodeMalformedToken, "the bearer token is malformed", nil)
 	}
 	if a.tokens != nil {
 		if id, ok := a.tokens.lookup(token); ok {
@@ -123,7 +123,7 @@ func (a *Authenticator) authenticate(ctx context.Context, token string) (tools.I
 	if a.jwt != nil && looksLikeJWT(token) {
 		return a.jwt.verify(ctx, token)
 	}
-	return tools.Identity{}, authErr(CodeUnknownToken, "the token is not valid", nil)
+	return engine.Identity{}, authErr(CodeUnknownToken, "the token is not valid", nil)
 }
 
 // isB64Token reports whether s is an RFC 6750 b64token:
@@ -169,7 +169,7 @@ func bearerToken(r *http.Request) (token string, present bool, err *Error) {
 }
 
 // Middleware lets through the requests that carry a valid bearer token,
-// with the caller's identity in the request context (tools.IdentityFrom),
+// with the caller's identity in the request context (engine.IdentityFrom),
 // and answers the others 401 with a WWW-Authenticate challenge pointing to
 // the protected resource metadata. The token is never logged nor echoed.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
@@ -189,7 +189,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		a.log.Debug("authenticated", "who", id.Name, "method", id.Method, "role", id.Role)
-		next.ServeHTTP(w, r.WithContext(tools.WithIdentity(r.Context(), id)))
+		next.ServeHTTP(w, r.WithContext(engine.WithIdentity(r.Context(), id)))
 	})
 }
 

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgmcp/pgmcp/tools"
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 // syncBuffer is a log sink safe to read while the server writes.
@@ -76,7 +76,7 @@ type seenIdentity struct {
 func serve(t *testing.T, a *Authenticator) *httptest.Server {
 	t.Helper()
 	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := tools.IdentityFrom(r.Context())
+		id, ok := engine.IdentityFrom(r.Context())
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(seenIdentity{OK: ok, Name: id.Name, Method: id.Method, Role: id.Role,
 			Databases: id.Databases, Policy: id.Policy})

@@ -27,7 +27,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
-	"github.com/pgmcp/pgmcp/tools"
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 // timing holds the JWKS fetching times (tests shorten them).
@@ -338,13 +338,13 @@ func looksLikeJWT(token string) bool {
 }
 
 // verify checks a compact JWS and returns the identity its claims grant.
-func (v *jwtVerifier) verify(ctx context.Context, token string) (tools.Identity, *Error) {
+func (v *jwtVerifier) verify(ctx context.Context, token string) (engine.Identity, *Error) {
 	hdr, err := peekHeader(token)
 	if err != nil {
-		return tools.Identity{}, authErr(CodeBadSignature, "the token is not a valid JWT", err)
+		return engine.Identity{}, authErr(CodeBadSignature, "the token is not a valid JWT", err)
 	}
 	if hdr.Crit != nil || (hdr.B64 != nil && !*hdr.B64) {
-		return tools.Identity{}, authErr(CodeBadSignature, "the token is not a valid JWT",
+		return engine.Identity{}, authErr(CodeBadSignature, "the token is not a valid JWT",
 			errors.New("the header has crit or b64: JWS extensions are not supported"))
 	}
 	var alg jwa.SignatureAlgorithm
@@ -354,12 +354,12 @@ func (v *jwtVerifier) verify(ctx context.Context, token string) (tools.Identity,
 	case jwa.ES256().String():
 		alg = jwa.ES256()
 	default:
-		return tools.Identity{}, authErr(CodeUnsupportedAlgorithm, "the token must be signed with RS256 or ES256",
+		return engine.Identity{}, authErr(CodeUnsupportedAlgorithm, "the token must be signed with RS256 or ES256",
 			fmt.Errorf("alg %q", hdr.Alg))
 	}
 	keys, fail := v.keysFor(ctx, hdr.Kid, alg)
 	if fail != nil {
-		return tools.Identity{}, fail
+		return engine.Identity{}, fail
 	}
 
 	// The key provider hands jwx only the keys chosen above, with the
@@ -389,13 +389,13 @@ func (v *jwtVerifier) verify(ctx context.Context, token string) (tools.Identity,
 		jwt.WithAcceptableSkew(clockSkew),
 	)
 	if err != nil {
-		return tools.Identity{}, classifyJWTError(err, mismatch)
+		return engine.Identity{}, classifyJWTError(err, mismatch)
 	}
 	if err := checkRawClaims(token); err != nil {
-		return tools.Identity{}, err
+		return engine.Identity{}, err
 	}
 	if err := v.checkLifetime(tok, time.Now()); err != nil {
-		return tools.Identity{}, err
+		return engine.Identity{}, err
 	}
 	return v.identity(tok)
 }
@@ -544,8 +544,8 @@ func classifyJWTError(err, mismatch error) *Error {
 // and, when configured, the role and the databases (required then: a
 // token without them is refused rather than given the login role's
 // access to every database).
-func (v *jwtVerifier) identity(tok jwt.Token) (tools.Identity, *Error) {
-	id := tools.Identity{Method: "jwt"}
+func (v *jwtVerifier) identity(tok jwt.Token) (engine.Identity, *Error) {
+	id := engine.Identity{Method: "jwt"}
 	name, err := stringClaim(tok, v.cfg.IdentityClaim)
 	if err == nil {
 		err = checkIdentityName(name)

@@ -19,7 +19,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pgmcp/pgmcp/sqlguard"
-	"github.com/pgmcp/pgmcp/tools"
+	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
 // TokenPrefix starts every token `pgmcp token new` makes, so that secret
@@ -220,7 +220,7 @@ func jsonKind(goType string) string {
 // tokenRecord is a loaded entry: the digest and the identity it grants.
 type tokenRecord struct {
 	digest [sha256.Size]byte
-	id     tools.Identity
+	id     engine.Identity
 }
 
 // tokenStore verifies tokens against the tokens file. The entries are
@@ -279,7 +279,7 @@ func (s *tokenStore) load() (int, error) {
 		if _, err := hex.Decode(recs[i].digest[:], []byte(e.TokenSHA256)); err != nil {
 			return 0, fmt.Errorf("tokens file %s: entry %q: %v", s.path, e.Name, err) // checked by Validate
 		}
-		recs[i].id = tools.Identity{Name: e.Name, Method: "token", Role: e.Role, Databases: e.Databases}
+		recs[i].id = engine.Identity{Name: e.Name, Method: "token", Role: e.Role, Databases: e.Databases}
 		if len(e.Policy) > 0 {
 			recs[i].id.Policy = json.RawMessage(bytes.TrimSpace(e.Policy))
 		}
@@ -298,7 +298,7 @@ func (s *tokenStore) load() (int, error) {
 // only reveal how the digest of the attacker's own guess compares with a
 // stored digest, which does not help find a token whose digest matches,
 // but there is no reason to leak it.)
-func (s *tokenStore) lookup(token string) (tools.Identity, bool) {
+func (s *tokenStore) lookup(token string) (engine.Identity, bool) {
 	digest := sha256.Sum256([]byte(token))
 	recs := *s.records.Load()
 	match := -1
@@ -307,7 +307,7 @@ func (s *tokenStore) lookup(token string) (tools.Identity, bool) {
 		match = subtle.ConstantTimeSelect(eq, i, match)
 	}
 	if match < 0 {
-		return tools.Identity{}, false
+		return engine.Identity{}, false
 	}
 	id := recs[match].id
 	id.Databases = slices.Clone(id.Databases)

@@ -1,4 +1,4 @@
-package tools
+package engine
 
 import (
 	"context"
@@ -12,11 +12,10 @@ import (
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
-// Error codes of the model loop. Never rename one.
-const (
-	CodeLLMNotConfigured Code = "llm_not_configured"
-	CodeAttemptsExceeded Code = "attempts_exhausted"
-)
+// CodeAttemptsExceeded: the model did not write an acceptable query within
+// the attempts a question may take. Never rename it. (A question with no
+// model configured fails with llm's llm_not_configured.)
+const CodeAttemptsExceeded Code = "attempts_exhausted"
 
 // generation is the outcome of the model loop.
 type generation struct {
@@ -34,7 +33,7 @@ type generation struct {
 // exhausted is the error of a loop that ran out of attempts.
 func (g *generation) exhausted() error {
 	return &Error{Code: CodeAttemptsExceeded,
-		Message: fmt.Sprintf("the model did not produce a valid query in %d attempts; last problem: %s", g.Attempts, classify(g.last).Message),
+		Message: fmt.Sprintf("the model did not produce a valid query in %d attempts; last problem: %s", g.Attempts, Describe(g.last).Message),
 		Hint:    "rephrase the question, name the tables or columns to use, or send SQL directly with the sql argument",
 		Err:     g.last, SQL: g.SQL}
 }
@@ -55,14 +54,14 @@ func (g *generation) exhausted() error {
 // result carries the last SQL and, if the guard refused it, the
 // rejection; the error is then nil for a rejection (the caller decides)
 // and attempts_exhausted otherwise.
-func (h *handlers) generate(ctx context.Context, a *access, question string, maxRows int, step func(*sqlguard.Query) error) (*generation, error) {
-	if h.deps.LLM == nil {
-		return nil, &Error{Code: CodeLLMNotConfigured, Message: "no model is configured, so questions in plain English cannot be answered",
+func (e *Engine) generate(ctx context.Context, a *Access, question string, maxRows int, step func(*sqlguard.Query) error) (*generation, error) {
+	if e.cfg.LLM == nil {
+		return nil, &Error{Code: Code(llm.CodeNotConfigured), Message: "no model is configured, so questions in plain English cannot be answered",
 			Hint: "send your own SQL in the sql argument, or configure an OpenAI-compatible endpoint with PGMCP_LLM_BASE_URL, PGMCP_LLM_API_KEY and PGMCP_LLM_MODEL (e.g. OpenAI, or Ollama at http://localhost:11434/v1)"}
 	}
-	ctx, cancel := h.questionBudget(ctx)
+	ctx, cancel := e.questionBudget(ctx)
 	defer cancel()
-	g, err := h.generateLoop(ctx, a, question, maxRows, step)
+	g, err := e.generateLoop(ctx, a, question, maxRows, step)
 	if err != nil && llm.BudgetSpent(ctx) {
 		return g, overBudget(ctx, g, err)
 	}
@@ -74,11 +73,11 @@ func (h *handlers) generate(ctx context.Context, a *access, question string, max
 // the returned context (the queries between the attempts). A context that
 // already carries the budget is returned as is, so a caller that starts
 // it before generate (to run its step under it) shares it.
-func (h *handlers) questionBudget(ctx context.Context) (context.Context, context.CancelFunc) {
-	if h.deps.LLM == nil {
+func (e *Engine) questionBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	if e.cfg.LLM == nil {
 		return ctx, func() {}
 	}
-	return h.deps.LLM.WithBudget(ctx)
+	return e.cfg.LLM.WithBudget(ctx)
 }
 
 // overBudget is the error of a question whose budget ran out, whatever
@@ -97,27 +96,27 @@ func overBudget(ctx context.Context, g *generation, err error) error {
 }
 
 // generateLoop is generate's loop of attempts and repairs.
-func (h *handlers) generateLoop(ctx context.Context, a *access, question string, maxRows int, step func(*sqlguard.Query) error) (*generation, error) {
+func (e *Engine) generateLoop(ctx context.Context, a *Access, question string, maxRows int, step func(*sqlguard.Query) error) (*generation, error) {
 	db := a.db
 	prep, err := a.schema.Get(ctx)
 	if err != nil {
 		return nil, err
 	}
 	sel := prep.Select(question, a.schema.Options().TokenBudget)
-	h.deps.Logger.DebugContext(ctx, "schema selected for the question", "database", db.Name, "tables", len(sel.Tables),
+	e.cfg.Logger.DebugContext(ctx, "schema selected for the question", "database", db.Name, "tables", len(sel.Tables),
 		"of", sel.Total, "tokens", sel.Tokens, "why", sel.Explain())
 	msgs, err := prompts.Build(prompts.Request{
 		Database: db.Name, ServerVersion: db.ServerVersion, Schema: sel.Render().Text,
-		Now: h.now(), TimeZone: db.TimeZone, MaxRows: maxRows, Examples: db.Examples, Question: question,
+		Now: e.now(), TimeZone: db.TimeZone, MaxRows: maxRows, Examples: db.Examples, Question: question,
 	})
 	if err != nil {
 		return nil, err
 	}
 	g := &generation{}
-	attempts := max(h.deps.MaxAttempts, 1)
+	attempts := max(e.cfg.MaxAttempts, 1)
 	for g.Attempts < attempts {
 		g.Attempts++
-		resp, err := h.complete(ctx, msgs, 2048)
+		resp, err := e.complete(ctx, msgs, 2048)
 		if err != nil {
 			return g, err
 		}
@@ -134,11 +133,11 @@ func (h *handlers) generateLoop(ctx context.Context, a *access, question string,
 				Message: "your answer did not contain a SQL query in the JSON format asked for"}
 		} else {
 			g.SQL = sql
-			q, gerr := h.check(ctx, sql, a.policy)
+			q, gerr := e.check(ctx, sql, a.policy)
 			var ge *sqlguard.Error
 			switch {
 			case gerr != nil && errors.As(gerr, &ge):
-				h.deps.Logger.InfoContext(ctx, "model SQL rejected", "attempt", g.Attempts, "code", ge.Code)
+				e.cfg.Logger.InfoContext(ctx, "model SQL rejected", "attempt", g.Attempts, "code", ge.Code)
 				g.last, g.Rejection = gerr, ge
 				fail.Rejection = &prompts.Rejection{Code: string(ge.Code), Message: ge.Message}
 			case gerr != nil:
@@ -158,7 +157,7 @@ func (h *handlers) generateLoop(ctx context.Context, a *access, question string,
 					// model's to fix.
 					return g, serr
 				}
-				h.deps.Logger.InfoContext(ctx, "model SQL failed", "attempt", g.Attempts, "code", classify(serr).Code)
+				e.cfg.Logger.InfoContext(ctx, "model SQL failed", "attempt", g.Attempts, "code", Describe(serr).Code)
 				g.last, fail = serr, f
 			}
 		}
@@ -176,10 +175,10 @@ func (h *handlers) generateLoop(ctx context.Context, a *access, question string,
 }
 
 // complete calls the model and records the call's metrics.
-func (h *handlers) complete(ctx context.Context, msgs []prompts.Message, maxTokens int) (*llm.Response, error) {
+func (e *Engine) complete(ctx context.Context, msgs []prompts.Message, maxTokens int) (*llm.Response, error) {
 	start := time.Now()
-	resp, err := h.deps.LLM.Complete(ctx, llm.Request{Messages: toLLM(msgs), MaxTokens: maxTokens})
-	h.metrics.observeModel(resp, err, time.Since(start))
+	resp, err := e.cfg.LLM.Complete(ctx, llm.Request{Messages: toLLM(msgs), MaxTokens: maxTokens})
+	e.metrics.observeModel(resp, err, time.Since(start))
 	return resp, err
 }
 

@@ -1,4 +1,4 @@
-package tools
+package engine
 
 import (
 	"context"
@@ -6,9 +6,6 @@ import (
 	"path"
 	"strings"
 	"time"
-
-	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/pgmcp/pgmcp/schema"
 )
@@ -19,8 +16,8 @@ const (
 	DetailFull    = "full"
 )
 
-// GetSchemaArgs are the arguments of get_schema.
-type GetSchemaArgs struct {
+// SchemaArgs are the arguments of Schema (the get_schema tool).
+type SchemaArgs struct {
 	Database string   `json:"database,omitempty"`
 	Tables   []string `json:"tables,omitempty"`
 	Search   string   `json:"search,omitempty"`
@@ -90,42 +87,23 @@ type IndexResult struct {
 	Predicate string   `json:"predicate" jsonschema:"WHERE clause of a partial index"`
 }
 
-func (h *handlers) getSchemaTool() server.ServerTool {
-	tool := mcp.NewTool("get_schema",
-		mcp.WithDescription("Describe the tables, views and columns of a database that may be queried: types, keys, foreign keys, comments, enum and common values, row estimates. "+
-			"Blocked tables and columns are never shown. On a large database, pass search (the question in plain words) to get the most relevant tables within a token budget, "+
-			"or tables to name them; without arguments the whole schema is described when it fits the budget, else only listed (detail=summary)."),
-		mcp.WithString("database", mcp.Description("Database to describe (default: the first configured). Configured: "+h.databaseNames())),
-		mcp.WithArray("tables", mcp.Description("Only these tables: names (schema.table or table) or glob patterns such as order*"), mcp.WithStringItems()),
-		mcp.WithString("search", mcp.Description("Free text, e.g. the user's question: the tables most relevant to it are chosen (and their foreign-key neighbours) within the token budget")),
-		mcp.WithString("detail", mcp.Description("summary: tables only (name, kind, comment, row estimate, column count); full: columns, keys, indexes, comments and values. Default: full when it fits the token budget, else summary"),
-			mcp.Enum(DetailSummary, DetailFull)),
-		mcp.WithBoolean("refresh", mcp.Description("Re-read the schema from the database catalog first (after a schema change)")),
-		portableOutputSchema[SchemaResult](),
-		readOnlyAnnotations("Describe database schema"),
-	)
-	return server.ServerTool{Tool: tool, Handler: h.getSchema}
-}
-
-func (h *handlers) getSchema(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	var args GetSchemaArgs
-	if err := req.BindArguments(&args); err != nil {
-		return errorResult(ctx, h.deps.Logger, "get_schema", &Error{Code: CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}), nil
-	}
+// Schema describes the schema as the caller in ctx may see it: get_schema's
+// structured result and its text. With Refresh, the policy and the schema
+// are read from the catalog again first.
+func (e *Engine) Schema(ctx context.Context, args SchemaArgs) (*SchemaResult, string, error) {
 	args.Detail = strings.ToLower(strings.TrimSpace(args.Detail))
 	if args.Detail != "" && args.Detail != DetailSummary && args.Detail != DetailFull {
-		return errorResult(ctx, h.deps.Logger, "get_schema", &Error{Code: CodeInvalidArgument,
-			Message: fmt.Sprintf("invalid detail %q", args.Detail), Hint: "use summary or full"}), nil
+		return nil, "", &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("invalid detail %q", args.Detail), Hint: "use summary or full"}
 	}
-	a, err := h.access(ctx, args.Database)
+	a, err := e.Access(ctx, args.Database)
 	if err != nil {
-		return errorResult(ctx, h.deps.Logger, "get_schema", err), nil
+		return nil, "", err
 	}
 	var prep *schema.Prepared
 	if args.Refresh {
 		if prep, err = a.db.Reload(ctx); err == nil && a.schema != a.db.Schema {
 			// A narrowed schema follows the reloaded policy.
-			if a, err = h.access(ctx, args.Database); err == nil {
+			if a, err = e.Access(ctx, args.Database); err == nil {
 				prep, err = a.schema.Refresh(ctx)
 			}
 		}
@@ -133,22 +111,22 @@ func (h *handlers) getSchema(ctx context.Context, req mcp.CallToolRequest) (*mcp
 		prep, err = a.schema.Get(ctx)
 	}
 	if err != nil {
-		return errorResult(ctx, h.deps.Logger, "get_schema", err), nil
+		return nil, "", err
 	}
-	out, text, err := h.describe(ctx, a, prep, args)
+	out, text, err := e.describe(ctx, a, prep, args)
 	if err != nil {
-		return errorResult(ctx, h.deps.Logger, "get_schema", err), nil
+		return nil, "", err
 	}
 	if since, stale := a.schema.Stale(); stale {
 		note := fmt.Sprintf("the database did not answer the schema change check: this is the schema as of %s, which may be stale", since.UTC().Format(time.RFC3339))
 		out.Note = strings.TrimPrefix(out.Note+"; "+note, "; ")
 		text += "\n-- " + note + "\n"
 	}
-	return mcp.NewToolResultStructured(out, text), nil
+	return &out, text, nil
 }
 
 // describe builds get_schema's structured and text output.
-func (h *handlers) describe(ctx context.Context, a *access, prep *schema.Prepared, args GetSchemaArgs) (SchemaResult, string, error) {
+func (e *Engine) describe(ctx context.Context, a *Access, prep *schema.Prepared, args SchemaArgs) (SchemaResult, string, error) {
 	snap := prep.Snapshot()
 	out := SchemaResult{
 		Database: a.db.Name, TotalTables: len(snap.Tables), Search: args.Search,
@@ -183,7 +161,7 @@ func (h *handlers) describe(ctx context.Context, a *access, prep *schema.Prepare
 			p = schema.Prepare(&sub)
 		}
 		sel := p.Select(args.Search, budget)
-		h.deps.Logger.DebugContext(ctx, "schema selection", "database", a.db.Name, "search", args.Search,
+		e.cfg.Logger.DebugContext(ctx, "schema selection", "database", a.db.Name, "search", args.Search,
 			"budget", budget, "explain", sel.Explain())
 		for i := range sel.Tables {
 			s := &sel.Tables[i]

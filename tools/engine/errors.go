@@ -1,15 +1,10 @@
-package tools
+package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/pgmcp/pgmcp/llm"
 	"github.com/pgmcp/pgmcp/schema"
@@ -17,20 +12,28 @@ import (
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
-// Code is a stable, machine-readable error class a tool result carries.
+// Code is a stable, machine-readable error class a failed call carries.
 // Codes of other packages (sqlguard, schema, pgexec, llm) pass through
-// unchanged; these are the tools' own.
+// unchanged; these are the engine's own.
 type Code string
 
-// The tools' own codes. Never rename one.
+// The engine's own codes. Never rename one.
 const (
+	// CodeInvalidArgument: the call's arguments are wrong (both or neither
+	// of question and sql, a value out of range, a malformed argument).
 	CodeInvalidArgument Code = "invalid_argument"
+	// CodeUnknownDatabase: the database argument names no configured
+	// database.
 	CodeUnknownDatabase Code = "unknown_database"
-	CodeInternal        Code = "internal"
+	// CodeInternal: an unexpected failure; the server log has the details.
+	CodeInternal Code = "internal"
+	// CodeTimeout: the call's own deadline passed outside any database or
+	// model call (which have codes of their own).
+	CodeTimeout Code = "timeout"
 )
 
-// Error is a tool failure whose Code, Message and Hint are safe to send to
-// the client (and the model). Err is internal: logged, never sent.
+// Error is a failure whose Code, Message and Hint are safe to send to the
+// client (and the model). Err is internal: logged, never sent.
 type Error struct {
 	Code    Code
 	Message string
@@ -43,8 +46,9 @@ type Error struct {
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 func (e *Error) Unwrap() error { return e.Err }
 
-// errorBody is what a failed tool call returns, as JSON text.
-type errorBody struct {
+// ErrorInfo is a failure as a client sees it: what a failed call returns
+// (as JSON text, in MCP). It never holds an internal cause.
+type ErrorInfo struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
@@ -54,10 +58,11 @@ type errorBody struct {
 	SQLState string `json:"sqlstate,omitempty"`
 }
 
-// classify maps any error to a safe (code, message, hint). Errors that are
-// not one of pgmcp's typed errors become "internal" with a generic message:
-// their text may hold anything.
-func classify(err error) errorBody {
+// Describe maps any error to a safe (code, message, hint): the one
+// classification of errors, for every front end. Errors that are not one
+// of pgmcp's typed errors become "internal" with a generic message: their
+// text may hold anything.
+func Describe(err error) ErrorInfo {
 	var te *Error
 	var se *schema.Error
 	var pe *pgexec.Error
@@ -65,27 +70,27 @@ func classify(err error) errorBody {
 	var le *llm.Error
 	switch {
 	case err == nil:
-		return errorBody{Code: string(CodeInternal), Message: "internal error"}
+		return ErrorInfo{Code: string(CodeInternal), Message: "internal error"}
 	case errors.As(err, &te):
-		return errorBody{Code: string(te.Code), Message: te.Message, Hint: te.Hint, SQL: te.SQL}
+		return ErrorInfo{Code: string(te.Code), Message: te.Message, Hint: te.Hint, SQL: te.SQL}
 	case errors.As(err, &ge):
-		return errorBody{Code: string(ge.Code), Message: ge.Message, Hint: guardHint(ge.Code)}
+		return ErrorInfo{Code: string(ge.Code), Message: ge.Message, Hint: guardHint(ge.Code)}
 	case errors.As(err, &le):
-		return errorBody{Code: string(le.Code), Message: le.Message, Hint: llmHint(le)}
+		return ErrorInfo{Code: string(le.Code), Message: le.Message, Hint: llmHint(le)}
 	case errors.As(err, &se):
-		return errorBody{Code: string(se.Code), Message: se.Message, Hint: schemaHint(se.Code)}
+		return ErrorInfo{Code: string(se.Code), Message: se.Message, Hint: schemaHint(se.Code)}
 	case errors.As(err, &pe):
-		b := errorBody{Code: string(pe.Code), Message: pe.Message, Hint: execHint(pe.Code)}
+		b := ErrorInfo{Code: string(pe.Code), Message: pe.Message, Hint: execHint(pe.Code)}
 		if pe.PG != nil {
 			b.SQLState = pe.PG.SQLState
 		}
 		return b
 	case errors.Is(err, context.Canceled):
-		return errorBody{Code: "cancelled", Message: "the request was cancelled"}
+		return ErrorInfo{Code: string(pgexec.CodeCancelled), Message: "the request was cancelled"}
 	case errors.Is(err, context.DeadlineExceeded):
-		return errorBody{Code: "timeout", Message: "the request took too long"}
+		return ErrorInfo{Code: string(CodeTimeout), Message: "the request took too long"}
 	default:
-		return errorBody{Code: string(CodeInternal), Message: "internal error; the server log has the details"}
+		return ErrorInfo{Code: string(CodeInternal), Message: "internal error; the server log has the details"}
 	}
 }
 
@@ -154,41 +159,4 @@ func schemaHint(c schema.Code) string {
 		return "check that the database is reachable; the server log has the details"
 	}
 	return ""
-}
-
-// errorResult is the one place errors become tool results: isError set,
-// the body JSON {code, message, hint}. Internal errors are logged with
-// their cause.
-func errorResult(ctx context.Context, log *slog.Logger, tool string, err error) *mcp.CallToolResult {
-	body := classify(err)
-	level := slog.LevelInfo
-	attrs := []any{"tool", tool, "call", record(ctx).Call, "code", body.Code, "err", err}
-	switch body.Code {
-	case string(CodeInternal):
-		level = slog.LevelError
-	case string(pgexec.CodeUnreachable), string(pgexec.CodeConnectionLost), string(pgexec.CodePoolExhausted), string(pgexec.CodeQueryTimeout):
-		// A fault of the database or of its capacity: the operator's
-		// concern, with what pgx or the network said (never row data).
-		level = slog.LevelWarn
-		var pe *pgexec.Error
-		if errors.As(err, &pe) && pe.Err != nil && pe.PG == nil {
-			attrs = append(attrs, "cause", pe.Err.Error())
-		}
-	}
-	log.Log(ctx, level, "tool call failed", attrs...)
-	// PostgreSQL's own text may hold row values: only at debug level.
-	var pge *pgconn.PgError
-	if errors.As(err, &pge) && log.Enabled(ctx, slog.LevelDebug) {
-		log.DebugContext(ctx, "postgres error, full text", "tool", tool, "sqlstate", pge.Code, "message", pge.Message, "detail", pge.Detail, "hint", pge.Hint)
-	}
-	text, _ := json.Marshal(body)
-	return &mcp.CallToolResult{
-		Content: []mcp.Content{mcp.TextContent{Type: "text", Text: string(text)}},
-		IsError: true,
-	}
-}
-
-// fail is errorResult with the handlers' logger.
-func (h *handlers) fail(ctx context.Context, tool string, err error) *mcp.CallToolResult {
-	return errorResult(ctx, h.deps.Logger, tool, err)
 }

@@ -1,4 +1,4 @@
-package tools
+package engine
 
 import (
 	"context"
@@ -12,12 +12,12 @@ import (
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
-// shadowInterval is how often, at most, a database is checked again for a
+// ShadowInterval is how often, at most, a database is checked again for a
 // function or operator of its search path that shadows a builtin the guard
 // allows (CVE-2018-1058: an unqualified call could run it). Start-up and
 // every reload check too; between them one created while pgmcp serves is
 // found within this interval and stops the database's queries.
-const shadowInterval = time.Second
+const ShadowInterval = time.Second
 
 // shadowCheckTimeout bounds one check: a database that does not answer it
 // is not waited for (the call's own deadlines then apply).
@@ -32,13 +32,13 @@ type shadowWatch struct {
 
 // checkShadows refuses a call while a function or operator shadows a
 // builtin in the policy's search path, checking again when the last check
-// is older than shadowInterval. A call that finds a check running uses the
+// is older than ShadowInterval. A call that finds a check running uses the
 // last result. A failed check (the database is down, say) keeps the last
 // result: the call then fails on its own.
 func (db *Database) checkShadows(ctx context.Context, pol *sqlguard.Policy) error {
 	w := &db.shadows
 	if w.mu.TryLock() {
-		if time.Since(w.checked) >= shadowInterval && db.Pool != nil {
+		if time.Since(w.checked) >= ShadowInterval && db.Pool != nil {
 			cctx, cancel := context.WithTimeout(ctx, shadowCheckTimeout)
 			found, err := pgexec.Shadowing(cctx, db.Pool, sqlguard.AllowedFunctions(), sqlguard.AllowedOperators(), pol.SearchPath)
 			cancel()

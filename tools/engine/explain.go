@@ -1,4 +1,4 @@
-package tools
+package engine
 
 import (
 	"context"
@@ -8,12 +8,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
-
 	"github.com/pgmcp/pgmcp/llm"
 	"github.com/pgmcp/pgmcp/prompts"
 	"github.com/pgmcp/pgmcp/sqlguard"
+	"github.com/pgmcp/pgmcp/sqlguard/sqlfmt"
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
@@ -64,43 +62,19 @@ type ExplainResult struct {
 	Attempts  int          `json:"attempts" jsonschema:"model calls made (0 when SQL was given)"`
 }
 
-func (h *handlers) explainTool() server.ServerTool {
-	tool := mcp.NewTool("explain",
-		mcp.WithDescription("Review a query before it runs, without running it: the SQL (pretty-printed), the validator's verdict "+
-			"(a refused query gets its reason, not an error), what it reads, the planner's estimated cost and main plan nodes, "+
-			"warnings (large sequential scans, cartesian products, big nested loops, results over the row cap, sorts or hashes "+
-			"likely to spill to disk, cost over the ceiling) and a plain-English summary. Pass a question (pgmcp writes the SQL) or SQL."),
-		mcp.WithString("question", mcp.Description("A question in plain English. Give this or sql.")),
-		mcp.WithString("sql", mcp.Description("One PostgreSQL SELECT statement to review. Give this or question.")),
-		mcp.WithString("database", mcp.Description("Database to plan against (default: the first configured). Configured: "+h.databaseNames())),
-		portableOutputSchema[ExplainResult](),
-		readOnlyAnnotations("Review a query (explain)"),
-	)
-	return server.ServerTool{Tool: tool, Handler: h.explain}
-}
-
-func (h *handlers) explain(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	var args ExplainArgs
-	if err := req.BindArguments(&args); err != nil {
-		return h.fail(ctx, "explain", &Error{Code: CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}), nil
-	}
-	out, err := h.runExplain(ctx, args)
-	if err != nil {
-		return h.fail(ctx, "explain", err), nil
-	}
-	return mcp.NewToolResultStructured(out, renderExplainText(out)), nil
-}
-
-func (h *handlers) runExplain(ctx context.Context, args ExplainArgs) (*ExplainResult, error) {
+// Explain reviews a question's or SQL's query without running it, as the
+// caller in ctx: the guard's verdict (a refusal is a verdict, not an
+// error), what it reads, the plan with its warnings, and a summary.
+func (e *Engine) Explain(ctx context.Context, args ExplainArgs) (*ExplainResult, error) {
 	args.Question = strings.TrimSpace(args.Question)
 	hasQ, hasSQL := args.Question != "", strings.TrimSpace(args.SQL) != ""
 	switch {
 	case hasQ == hasSQL:
 		return nil, &Error{Code: CodeInvalidArgument, Message: "give exactly one of question and sql"}
-	case len(args.Question) > maxQuestionBytes:
-		return nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("the question is longer than %d bytes", maxQuestionBytes)}
+	case len(args.Question) > MaxQuestionBytes:
+		return nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("the question is longer than %d bytes", MaxQuestionBytes)}
 	}
-	a, err := h.access(ctx, args.Database)
+	a, err := e.Access(ctx, args.Database)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +83,7 @@ func (h *handlers) runExplain(ctx context.Context, args ExplainArgs) (*ExplainRe
 	var q *sqlguard.Query
 	var plan *pgexec.Plan
 	if hasSQL {
-		q, err = h.check(ctx, args.SQL, a.policy)
+		q, err = e.check(ctx, args.SQL, a.policy)
 		if err != nil {
 			var ge *sqlguard.Error
 			if !errors.As(err, &ge) {
@@ -117,16 +91,16 @@ func (h *handlers) runExplain(ctx context.Context, args ExplainArgs) (*ExplainRe
 			}
 			return rejected(out, args.SQL, ge), nil
 		}
-		if plan, err = h.plan(ctx, a, q); err != nil {
+		if plan, err = e.plan(ctx, a, q); err != nil {
 			return nil, err
 		}
 	} else {
 		// One budget for the question: model calls, repairs and the plans
 		// between them.
-		ctx, cancel := h.questionBudget(ctx)
+		ctx, cancel := e.questionBudget(ctx)
 		defer cancel()
-		gen, err := h.generate(ctx, a, args.Question, h.deps.MaxRows, func(cq *sqlguard.Query) error {
-			p, err := h.plan(ctx, a, cq)
+		gen, err := e.generate(ctx, a, args.Question, e.cfg.MaxRows, func(cq *sqlguard.Query) error {
+			p, err := e.plan(ctx, a, cq)
 			if err != nil {
 				return err
 			}
@@ -143,17 +117,17 @@ func (h *handlers) runExplain(ctx context.Context, args ExplainArgs) (*ExplainRe
 			return rejected(out, gen.SQL, gen.Rejection), nil
 		}
 	}
-	out.SQL = q.Formatted()
+	out.SQL = sqlfmt.FormatChecked(q.SQL())
 	out.Verdict = Verdict{Allowed: true}
 	out.Relations, out.Columns, out.Functions = nonNil(q.Relations()), nonNil(q.Columns()), nonNil(q.Functions())
-	out.Plan, out.Warnings = h.review(plan)
-	out.Summary, out.SummaryBy = h.summarize(ctx, q)
+	out.Plan, out.Warnings = e.review(plan)
+	out.Summary, out.SummaryBy = e.summarize(ctx, q)
 	return out, nil
 }
 
 // plan runs EXPLAIN through the executions gate.
-func (h *handlers) plan(ctx context.Context, a *access, q *sqlguard.Query) (*pgexec.Plan, error) {
-	leave, err := h.gate.enter(ctx)
+func (e *Engine) plan(ctx context.Context, a *Access, q *sqlguard.Query) (*pgexec.Plan, error) {
+	leave, err := e.gate.enter(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +135,7 @@ func (h *handlers) plan(ctx context.Context, a *access, q *sqlguard.Query) (*pge
 	if err := a.db.checkShadows(ctx, a.policy); err != nil {
 		return nil, err
 	}
-	p, err := a.db.Exec.Explain(ctx, q, h.limits(a, h.deps.MaxRows))
+	p, err := a.db.Exec.Explain(ctx, q, e.limits(a, e.cfg.MaxRows))
 	if err != nil {
 		return nil, err
 	}
@@ -169,9 +143,9 @@ func (h *handlers) plan(ctx context.Context, a *access, q *sqlguard.Query) (*pge
 	return p, nil
 }
 
-// hiddenIndex and hiddenExpr stand in the plan for what the policy hides.
+// HiddenIndex and hiddenExpr stand in the plan for what the policy hides.
 const (
-	hiddenIndex = "(an index over a blocked column)"
+	HiddenIndex = "(an index over a blocked column)"
 	hiddenExpr  = "(hidden: it involves a column the policy blocks)"
 )
 
@@ -197,7 +171,7 @@ func redactPlan(p *pgexec.Plan, pol *sqlguard.Policy) {
 	for _, root := range []*pgexec.PlanNode{&p.Root, &p.AsRun} {
 		root.Walk(func(n *pgexec.PlanNode, _ int) {
 			if _, known := p.Indexes[n.IndexName]; n.IndexName != "" && (hiddenIdx[n.IndexName] || !known) {
-				n.IndexName = hiddenIndex
+				n.IndexName = HiddenIndex
 			}
 			n.Filter, n.IndexCond, n.RecheckCond = expr(n.Filter), expr(n.IndexCond), expr(n.RecheckCond)
 			n.HashCond, n.MergeCond, n.JoinFilter = expr(n.HashCond), expr(n.MergeCond), expr(n.JoinFilter)
@@ -232,7 +206,7 @@ var planIdent = regexp.MustCompile(`"(?:[^"]|"")+"|[\pL_][\pL\pN_$]*`)
 // rejected fills out for a query the guard refused: its verdict, never a
 // plan.
 func rejected(out *ExplainResult, sql string, ge *sqlguard.Error) *ExplainResult {
-	out.SQL = sqlguard.Format(sql)
+	out.SQL = sqlfmt.Format(sql)
 	out.Verdict = Verdict{Allowed: false, Code: string(ge.Code), Message: ge.Message}
 	out.Summary = "Not planned: the validator refuses this query (" + ge.Message + ")."
 	out.SummaryBy = "structure"
@@ -258,10 +232,10 @@ const (
 )
 
 // review summarises a plan and finds what a reviewer should know.
-func (h *handlers) review(p *pgexec.Plan) (*PlanSummary, []Warning) {
+func (e *Engine) review(p *pgexec.Plan) (*PlanSummary, []Warning) {
 	s := &PlanSummary{
 		TotalCost: p.Root.TotalCost, StartupCost: p.Root.StartupCost, Rows: p.Root.PlanRows,
-		CostAsRun: p.AsRun.TotalCost, CostCeiling: h.deps.MaxPlanCost, Tree: []string{},
+		CostAsRun: p.AsRun.TotalCost, CostCeiling: e.cfg.MaxPlanCost, Tree: []string{},
 	}
 	warn := []Warning{}
 	add := func(code, format string, a ...any) {
@@ -314,14 +288,14 @@ func (h *handlers) review(p *pgexec.Plan) (*PlanSummary, []Warning) {
 			}
 		}
 	})
-	if max := float64(h.deps.MaxRows); p.Root.PlanRows > max {
+	if max := float64(e.cfg.MaxRows); p.Root.PlanRows > max {
 		add("rows_over_max", "the planner expects about %s rows; only the first %d would be returned (the result would be truncated)",
-			count(p.Root.PlanRows), h.deps.MaxRows)
+			count(p.Root.PlanRows), e.cfg.MaxRows)
 	}
-	if h.deps.MaxPlanCost > 0 && p.AsRun.TotalCost > h.deps.MaxPlanCost {
+	if e.cfg.MaxPlanCost > 0 && p.AsRun.TotalCost > e.cfg.MaxPlanCost {
 		s.OverCeiling = true
 		add(string(CodePlanTooExpensive), "estimated cost %.0f is above the ceiling of %.0f: query would refuse to run it",
-			p.AsRun.TotalCost, h.deps.MaxPlanCost)
+			p.AsRun.TotalCost, e.cfg.MaxPlanCost)
 	}
 	return s, warn
 }
@@ -376,22 +350,22 @@ func size(b float64) string {
 
 // summarize describes the query in plain English: by the model when one is
 // configured (falling back on any failure), else from its structure.
-func (h *handlers) summarize(ctx context.Context, q *sqlguard.Query) (string, string) {
+func (e *Engine) summarize(ctx context.Context, q *sqlguard.Query) (string, string) {
 	structure := q.Shape().Summary()
-	if h.deps.LLM == nil {
+	if e.cfg.LLM == nil {
 		return structure, "structure"
 	}
 	msgs, err := prompts.Summary(q.SQL(), structure)
 	if err == nil {
 		var resp *llm.Response
-		if resp, err = h.complete(ctx, msgs, 300); err == nil {
+		if resp, err = e.complete(ctx, msgs, 300); err == nil {
 			if text := strings.TrimSpace(resp.Content); plausibleSummary(text) {
 				return text, "model"
 			}
 			err = errors.New("the model's answer is not a plain-English summary")
 		}
 	}
-	h.deps.Logger.InfoContext(ctx, "the model could not summarize the query; using its structure", "err", err)
+	e.cfg.Logger.InfoContext(ctx, "the model could not summarize the query; using its structure", "err", err)
 	return structure, "structure"
 }
 
@@ -412,8 +386,8 @@ func plausibleSummary(text string) bool {
 	return true
 }
 
-// renderExplainText is the text form of a review.
-func renderExplainText(r *ExplainResult) string {
+// RenderExplainText is the text form of a review.
+func RenderExplainText(r *ExplainResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "```sql\n%s\n```\n\n", r.SQL)
 	if !r.Verdict.Allowed {

@@ -1,4 +1,4 @@
-package tools
+package engine
 
 import (
 	"time"
@@ -87,7 +87,7 @@ func (m *Metrics) observeModel(resp *llm.Response, err error, d time.Duration) {
 	}
 	outcome := "ok"
 	if err != nil {
-		outcome = classify(err).Code
+		outcome = Describe(err).Code
 	}
 	m.modelCalls.WithLabelValues(outcome).Inc()
 	m.modelLatency.Observe(d.Seconds())

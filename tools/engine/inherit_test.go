@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"strings"
@@ -58,15 +58,15 @@ func TestInheritanceOf(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := tc.policy
 			p.Catalog = inheritCatalog()
-			in := inheritanceOf(&p)
+			in := InheritanceOf(&p)
 			if strings.Join(in.Parents, "\n") != strings.Join(tc.parents, "\n") {
 				t.Errorf("parents:\n%s\nwant\n%s", strings.Join(in.Parents, "\n"), strings.Join(tc.parents, "\n"))
 			}
 			if strings.Join(in.Children, "\n") != strings.Join(tc.children, "\n") {
 				t.Errorf("children:\n%s\nwant\n%s", strings.Join(in.Children, "\n"), strings.Join(tc.children, "\n"))
 			}
-			if in.empty() != (len(tc.parents)+len(tc.children) == 0) {
-				t.Errorf("empty() = %v", in.empty())
+			if in.Empty() != (len(tc.parents)+len(tc.children) == 0) {
+				t.Errorf("Empty() = %v", in.Empty())
 			}
 			s := in.String()
 			if len(tc.parents) > 0 && (!strings.Contains(s, "without ONLY is refused (blocked_descendant)") || !strings.Contains(s, tc.parents[0])) {
@@ -77,7 +77,7 @@ func TestInheritanceOf(t *testing.T) {
 			}
 		})
 	}
-	if in := inheritanceOf(&sqlguard.Policy{AllowedSchemas: []string{"public"}}); !in.empty() || in.String() != "" {
+	if in := InheritanceOf(&sqlguard.Policy{AllowedSchemas: []string{"public"}}); !in.Empty() || in.String() != "" {
 		t.Errorf("no catalog: %+v", in)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"bytes"
@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pgmcp/pgmcp/cmd/pgmcp/demodb"
 	"github.com/pgmcp/pgmcp/sqlguard"
 	"github.com/pgmcp/pgmcp/tests/pgtest"
+	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
 func TestCatalogSchemas(t *testing.T) {
@@ -23,8 +25,8 @@ func TestCatalogSchemas(t *testing.T) {
 		{sqlguard.Policy{SearchPath: []string{"app", "public"}, AllowedSchemas: []string{"public", "billing"}}, "app,public,billing"},
 		{sqlguard.Policy{SearchPath: []string{"public"}, AllowedRelations: []string{"sales.orders", "public.a", "hr.people"}}, "public,hr,sales"},
 	} {
-		if got := strings.Join(catalogSchemas(&tc.p), ","); got != tc.want {
-			t.Errorf("catalogSchemas(%+v) = %s, want %s", tc.p, got, tc.want)
+		if got := strings.Join(CatalogSchemas(&tc.p), ","); got != tc.want {
+			t.Errorf("CatalogSchemas(%+v) = %s, want %s", tc.p, got, tc.want)
 		}
 	}
 }
@@ -34,13 +36,11 @@ func TestCatalogSchemas(t *testing.T) {
 // blocked partition implies, and every reload reads the catalog again.
 func TestOpenDatabaseCatalog(t *testing.T) {
 	db := pgtest.NewDB(t, pgtest.Demo)
-	cfg, err := LoadConfig([]string{"PGMCP_DATABASE_URL=" + db.ReaderURL, "PGMCP_POLICY_FILE=" + writePolicy(t, string(demodb.PolicyJSON)),
-		"PGMCP_BLOCKED_TABLES=analytics.events_2025"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs bytes.Buffer
-	d, err := openDatabase(t.Context(), cfg, cfg.databases[0], newLogger(&logs, slog.LevelInfo))
+	d, err := Open(t.Context(), DatabaseSpec{Name: "demo", URL: db.ReaderURL,
+		Policy: PolicySource{JSON: demodb.PolicyJSON, BlockedTables: []string{"analytics.events_2025"}},
+		Pool:   pgexec.Options{ConnectTimeout: 10 * time.Second}},
+		slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	if err != nil {
 		t.Fatal(err)
 	}

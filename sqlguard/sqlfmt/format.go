@@ -1,4 +1,10 @@
-package sqlguard
+// Package sqlfmt lays out a PostgreSQL SELECT statement for a human reader.
+//
+// It changes only the whitespace between tokens and the case of keywords
+// (and drops semicolons), so the laid-out text means what the original
+// meant. It checks nothing: whether a query may run is the business of
+// package sqlguard, which does not depend on this one.
+package sqlfmt
 
 import (
 	"strings"
@@ -73,16 +79,23 @@ func Format(sql string) string {
 	return out
 }
 
-// Formatted returns the query's text (SQL) laid out by Format. The text is
-// known to be one SELECT, so it is not parsed again.
-func (q *Query) Formatted() string {
-	out, _ := format(q.sql, true)
+// FormatChecked is Format for a text the caller vouches is exactly one
+// SELECT, such as the SQL() of a query that passed sqlguard.Check, and so
+// skips Format's parse. On such a text it returns what Format returns.
+//
+// Do not give it unchecked text: without the parse nothing stops it from
+// laying out a text that is not one SELECT, and since semicolons are
+// dropped, "SELECT 1; DROP TABLE t" would come out as one statement. A
+// text with a NUL byte, one that cannot be scanned and one that trips the
+// safety net are still returned unchanged.
+func FormatChecked(sql string) string {
+	out, _ := format(sql, true)
 	return out
 }
 
-// format is Format; checked skips the parse of a text that passed Check.
-// ok is false when sql is returned unchanged because it is not one SELECT
-// or the safety net tripped.
+// format is Format; checked skips the parse (FormatChecked). ok is false
+// when sql is returned unchanged because it is not one SELECT or the
+// safety net tripped.
 func format(sql string, checked bool) (out string, ok bool) {
 	if strings.IndexByte(sql, 0) >= 0 {
 		return sql, false // pg_query reads a C string: it would not see the rest

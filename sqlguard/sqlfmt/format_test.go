@@ -1,8 +1,13 @@
-package sqlguard
+package sqlfmt
 
 import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -254,26 +259,46 @@ func TestFormatRules(t *testing.T) {
 	}
 }
 
-func TestFormatted(t *testing.T) {
-	q, err := Check("select id from orders where status = 'paid'; -- done", testPolicy())
-	if err != nil {
-		t.Fatal(err)
-	}
+// TestFormatChecked: on a text that is one SELECT, FormatChecked returns
+// what Format returns; checked on every such text of the corpora, the data
+// sets and sqlguard's case files.
+func TestFormatChecked(t *testing.T) {
+	// The text sqlguard.Check keeps of "…; -- done": the statement alone.
+	in := "select id from orders where status = 'paid'"
 	want := "SELECT id\nFROM orders\nWHERE status = 'paid'"
-	if got := q.Formatted(); got != want {
-		t.Errorf("Formatted() = %q, want %q", got, want)
+	if got := FormatChecked(in); got != want {
+		t.Errorf("FormatChecked(%q) = %q, want %q", in, got, want)
 	}
-	// Every accepted corpus query: the same as Format of its text.
-	p := shopPolicy(t)
-	for i, c := range loadCorpus(t, "guard_accept.jsonl") {
-		q, err := Check(c.SQL, p)
-		if err != nil {
+	for _, c := range formatGolden {
+		if got := FormatChecked(c.in); got != c.want {
+			t.Errorf("%s: FormatChecked:\n%s\n--- want:\n%s", c.name, got, c.want)
+		}
+	}
+	if in := "select 1\x00; drop table t"; FormatChecked(in) != in {
+		t.Errorf("FormatChecked changed a text with a NUL byte")
+	}
+	srcs, sqls := allTexts(t, true)
+	n := 0
+	for i, sql := range sqls {
+		if !oneSelect(sql) {
 			continue
 		}
-		if got, want := q.Formatted(), Format(q.SQL()); got != want {
-			t.Errorf("guard_accept.jsonl:%d: Formatted() = %q, Format(SQL()) = %q", i+1, got, want)
+		n++
+		if got, want := FormatChecked(sql), Format(sql); got != want {
+			t.Errorf("%s: FormatChecked = %q, Format = %q", srcs[i], got, want)
 		}
 	}
+	t.Logf("%d texts, %d one SELECT", len(sqls), n)
+}
+
+// oneSelect reports whether sql parses as exactly one SELECT, without NUL
+// bytes: the texts FormatChecked may be given.
+func oneSelect(sql string) bool {
+	if strings.IndexByte(sql, 0) >= 0 {
+		return false
+	}
+	tree, err := pg.Parse(sql)
+	return err == nil && len(tree.Stmts) == 1 && tree.Stmts[0].GetStmt().GetSelectStmt() != nil
 }
 
 // checkFormatInvariants asserts, for a text that parses as one statement,
@@ -301,40 +326,28 @@ func checkFormatInvariants(t *testing.T, source, sql string) bool {
 }
 
 func TestFormatCorpusInvariants(t *testing.T) {
-	for _, name := range []string{"guard_accept.jsonl", "guard_reject.jsonl"} {
-		t.Run(name, func(t *testing.T) {
-			var srcs, sqls []string
-			for i, c := range loadCorpus(t, name) {
-				srcs, sqls = append(srcs, name+":"+strconv.Itoa(i+1)), append(sqls, c.SQL)
-			}
+	for _, c := range []struct {
+		name string
+		load func(testing.TB) ([]string, []string)
+	}{
+		{"guard_accept.jsonl", func(t testing.TB) ([]string, []string) { return loadCorpus(t, "guard_accept.jsonl") }},
+		{"guard_reject.jsonl", func(t testing.TB) ([]string, []string) { return loadCorpus(t, "guard_reject.jsonl") }},
+		{"bird", loadBIRD},
+		{"spider", loadSpider},
+		{"cases", loadCases},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srcs, sqls := c.load(t)
 			runFormatInvariants(t, srcs, sqls)
 		})
 	}
-	t.Run("bird", func(t *testing.T) { runRealFormat(t, loadBIRD(t)) })
-	t.Run("spider", func(t *testing.T) { runRealFormat(t, loadSpider(t)) })
-	t.Run("cases", func(t *testing.T) {
-		files, _ := filepath.Glob(filepath.Join("testdata", "cases", "*.sql"))
-		var srcs, sqls []string
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			srcs, sqls = append(srcs, f), append(sqls, string(b))
-		}
-		runFormatInvariants(t, srcs, sqls)
-	})
-}
-
-func runRealFormat(t *testing.T, qs []realQuery) {
-	srcs, sqls := make([]string, len(qs)), make([]string, len(qs))
-	for i, q := range qs {
-		srcs[i], sqls[i] = q.source, q.sql
-	}
-	runFormatInvariants(t, srcs, sqls)
 }
 
 func runFormatInvariants(t *testing.T, srcs, sqls []string) {
+	t.Helper()
+	if len(sqls) == 0 {
+		t.Skip("no texts (the shared corpus or data set is absent)")
+	}
 	parsed, changed := 0, 0
 	for i, sql := range sqls {
 		if tree, err := pg.Parse(sql); err != nil || len(tree.Stmts) != 1 || strings.IndexByte(sql, 0) >= 0 {
@@ -352,11 +365,19 @@ func runFormatInvariants(t *testing.T, srcs, sqls []string) {
 }
 
 // FuzzFormat: Format never panics, keeps the fingerprint of a text that
-// parses as one statement and is idempotent.
+// parses as one statement and is idempotent, and FormatChecked agrees with
+// it on one SELECT. Seeds: the tables above, the corpora and the sqlguard
+// case files (whichever are present; the data sets are left out).
 func FuzzFormat(f *testing.F) {
-	fuzzSeeds(f)
 	for _, c := range formatGolden {
 		f.Add(c.in)
+	}
+	for _, sql := range formatTricky {
+		f.Add(sql)
+	}
+	_, sqls := allTexts(f, false)
+	for _, sql := range sqls {
+		f.Add(sql)
 	}
 	f.Fuzz(func(t *testing.T, sql string) {
 		out := Format(sql)
@@ -368,5 +389,142 @@ func FuzzFormat(f *testing.F) {
 			return
 		}
 		checkFormatInvariants(t, "fuzz", sql)
+		if oneSelect(sql) {
+			if got := FormatChecked(sql); got != out {
+				t.Fatalf("FormatChecked(%q) = %q, Format = %q", sql, got, out)
+			}
+		}
 	})
+}
+
+// --- test texts ---------------------------------------------------------------
+
+// The shared corpus and data sets (see /work/shared), relative to this
+// package's directory. The loaders below return nothing for a file that is
+// absent; runFormatInvariants then skips.
+const (
+	corpusDir = "../../../shared/corpus"
+	dataDir   = "../../../shared/data"
+)
+
+// casesGlob matches sqlguard's multi-line case files, which are good
+// formatter input too. They stay in sqlguard's testdata: its tests own them.
+var casesGlob = filepath.Join("..", "testdata", "cases", "*.sql")
+
+// loadCorpus returns the sql of each case of a corpus file (JSON Lines),
+// and the sources ("name:line") to report them by.
+func loadCorpus(t testing.TB, name string) (srcs, sqls []string) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(corpusDir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		var c struct {
+			SQL string `json:"sql"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			t.Fatalf("%s:%d: %v", name, line, err)
+		}
+		srcs, sqls = append(srcs, name+":"+strconv.Itoa(line)), append(sqls, c.SQL)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return srcs, sqls
+}
+
+// loadCases returns sqlguard's case files (testdata/cases).
+func loadCases(t testing.TB) (srcs, sqls []string) {
+	t.Helper()
+	files, _ := filepath.Glob(casesGlob)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs, sqls = append(srcs, f), append(sqls, string(b))
+	}
+	return srcs, sqls
+}
+
+// loadBIRD returns the model predictions of BIRD mini-dev.
+func loadBIRD(t testing.TB) (srcs, sqls []string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dataDir, "bird", "minidev_pg_predictions", "*.json"))
+	sort.Strings(files)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]string
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			// "SQL\t----- bird -----\tdb_id"
+			sql, _, _ := strings.Cut(m[k], "\t----- bird -----\t")
+			srcs, sqls = append(srcs, filepath.Base(f)+"#"+k), append(sqls, sql)
+		}
+	}
+	return srcs, sqls
+}
+
+// loadSpider returns the gold queries of Spider dev.
+func loadSpider(t testing.TB) (srcs, sqls []string) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dataDir, "spider", "dev_gold.sql"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		// "SQL<TAB>db_id"
+		text := sc.Text()
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		if i := strings.LastIndexByte(text, '\t'); i >= 0 {
+			text = text[:i]
+		}
+		srcs, sqls = append(srcs, fmt.Sprintf("dev_gold.sql:%d", line)), append(sqls, text)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return srcs, sqls
+}
+
+// allTexts returns the texts of both corpora and the case files, and with
+// data set those of BIRD and Spider too (whichever are present).
+func allTexts(t testing.TB, data bool) (srcs, sqls []string) {
+	t.Helper()
+	add := func(s, q []string) { srcs, sqls = append(srcs, s...), append(sqls, q...) }
+	add(loadCorpus(t, "guard_accept.jsonl"))
+	add(loadCorpus(t, "guard_reject.jsonl"))
+	add(loadCases(t))
+	if data {
+		add(loadBIRD(t))
+		add(loadSpider(t))
+	}
+	return srcs, sqls
 }

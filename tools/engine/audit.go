@@ -1,4 +1,4 @@
-package tools
+package engine
 
 import (
 	"context"
@@ -9,9 +9,6 @@ import (
 	"os"
 	"sync"
 	"time"
-
-	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/pgmcp/pgmcp/sqlguard"
 )
@@ -132,12 +129,24 @@ func (l *AuditLog) Failures() int64 {
 }
 
 // Write appends one record, whole, and reports whether it was written.
+// The log's onError hears of a change of health after the lock is let go,
+// so a callback that logs (or writes audit records) cannot deadlock it.
 func (l *AuditLog) Write(r *AuditRecord) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
 	b = append(b, '\n')
+	changed, err := l.write(b)
+	if changed && l.onError != nil {
+		l.onError(err)
+	}
+	return err
+}
+
+// write writes b under the lock; changed reports a change of health (the
+// first failure, or the first success after failures).
+func (l *AuditLog) write(b []byte) (changed bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.ragged {
@@ -152,22 +161,12 @@ func (l *AuditLog) Write(r *AuditRecord) error {
 	if err != nil {
 		l.failures++
 		l.ragged = l.ragged || (n > 0 && !l.undo(n))
-		if !l.broken {
-			l.broken = true
-			if l.onError != nil {
-				l.onError(err)
-			}
-		}
-		return err
+		changed, l.broken = !l.broken, true
+		return changed, err
 	}
 	l.ragged = false
-	if l.broken {
-		l.broken = false
-		if l.onError != nil {
-			l.onError(nil)
-		}
-	}
-	return nil
+	changed, l.broken = l.broken, false
+	return changed, nil
 }
 
 // undo cuts off the n bytes a failed write left at the end of the file;
@@ -250,13 +249,16 @@ func newCallID() string {
 type recordKey struct{}
 
 // record returns the audit record of the call in ctx (a throwaway one when
-// there is none, so handlers need not check).
+// there is none, so the operations need not check).
 func record(ctx context.Context) *AuditRecord {
 	if r, ok := ctx.Value(recordKey{}).(*AuditRecord); ok {
 		return r
 	}
 	return &AuditRecord{}
 }
+
+// CallID is the id of the call in ctx ("" outside a call), for logs.
+func CallID(ctx context.Context) string { return record(ctx).Call }
 
 // noteChecked records the SQL the guard decided on, and its verdict.
 func noteChecked(ctx context.Context, sql string, q *sqlguard.Query, err error) {
@@ -266,114 +268,113 @@ func noteChecked(ctx context.Context, sql string, q *sqlguard.Query, err error) 
 	case q != nil:
 		r.SQL, r.Verdict, r.Fingerprint = q.SQL(), "allowed", q.Fingerprint()
 	case err != nil:
-		r.Verdict = classify(err).Code
+		r.Verdict = Describe(err).Code
 	}
 }
 
-// clientName names the calling client software: from the request's _meta
-// (2026-07-28) or the session's initialize (2025-11-25).
-func clientName(ctx context.Context) string {
-	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.ClientInfo != nil && info.ClientInfo.Name != "" {
-		return info.ClientInfo.Name
-	}
-	if s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
-		return s.GetClientInfo().Name
-	}
-	return ""
+// CallInfo is what a front end knows of a call before it runs.
+type CallInfo struct {
+	// Tool names the operation (query, explain, get_schema…).
+	Tool string
+	// Client names the calling client software, when known.
+	Client string
+	// Database and Question are the call's arguments of those names, when
+	// it has them.
+	Database, Question string
 }
 
-// middleware wraps every tool call: the caller's rate limit, one audit
-// record, and the call metrics. It is the outermost layer, so a call
-// refused by the rate limit is audited and counted too.
-func (h *handlers) middleware(next server.ToolHandlerFunc) server.ToolHandlerFunc {
-	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		start := time.Now()
-		rec := &AuditRecord{Time: start.UTC(), Call: newCallID(), Tool: req.Params.Name, Client: clientName(ctx)}
-		if id, ok := IdentityFrom(ctx); ok {
-			rec.Identity = id.Name
-		}
-		args := req.GetArguments()
-		rec.Database, _ = args["database"].(string)
-		rec.Question, _ = args["question"].(string)
-		if len(rec.Question) > maxQuestionBytes {
-			rec.Question = rec.Question[:maxQuestionBytes] + "…"
-		}
-		if rec.Database == "" && len(h.deps.Databases) > 0 {
-			rec.Database = h.deps.Databases[0].Name
-		}
-		ctx = context.WithValue(ctx, recordKey{}, rec)
-		ctx, release := bindCalls(ctx)
-		defer release()
-
-		audit := h.deps.Audit
-		required := audit != nil && audit.Required()
-		var res *mcp.CallToolResult
-		var err error
-		switch {
-		case required && !audit.Healthy():
-			// The last record could not be written: refuse before doing
-			// any work. This call's own record is still attempted below,
-			// and once one is written calls run again.
-			res = h.fail(ctx, req.Params.Name, errAuditUnavailable)
-		default:
-			if lerr := h.rate.allow(rec.Identity); lerr != nil {
-				res = h.fail(ctx, req.Params.Name, lerr)
-			} else {
-				res, err = next(ctx, req)
-			}
-		}
-		rec.DurationMS = float64(time.Since(start).Microseconds()) / 1000
-		outcome := "ok"
-		switch {
-		case err != nil:
-			outcome = string(CodeInternal)
-		case res != nil && res.IsError:
-			outcome = errorCodeOf(res)
-		case res != nil:
-			fillRecord(rec, res.StructuredContent)
-		}
-		if outcome != "ok" {
-			rec.Error = outcome
-		}
-		if audit != nil {
-			if werr := audit.Write(rec); werr != nil {
-				h.metrics.observeAuditFailure()
-				if required && outcome != string(CodeAuditUnavailable) {
-					// No record, no result: what the call found is
-					// withheld from the caller.
-					h.deps.Logger.Warn("audit record not written: the call's result is withheld",
-						"tool", rec.Tool, "outcome", outcome, "err", werr)
-					res, err, outcome = h.fail(ctx, req.Params.Name, errAuditUnavailable), nil, string(CodeAuditUnavailable)
-				}
-			}
-		}
-		h.metrics.observeCall(rec.Tool, outcome, time.Since(start))
-		return res, err
-	}
+// Call is one call in flight: its audit record, its metrics and its
+// admission (the audit log's health, the caller's rate limit). A front end
+// starts one per call (StartCall), asks Admit before running the
+// operation, reports the outcome (Succeeded or Failed) and ends it with
+// Finish.
+type Call struct {
+	e       *Engine
+	rec     *AuditRecord
+	start   time.Time
+	release context.CancelFunc
+	// outcome is "ok" or the error code of the call's result.
+	outcome string
 }
 
-// errorCodeOf reads the code of an error result's JSON body.
-func errorCodeOf(res *mcp.CallToolResult) string {
-	for _, c := range res.Content {
-		if tc, ok := c.(mcp.TextContent); ok {
-			var b errorBody
-			if json.Unmarshal([]byte(tc.Text), &b) == nil && b.Code != "" {
-				return b.Code
-			}
-		}
+// StartCall begins a call: the returned context carries its audit record
+// (the operations note the SQL and the guard's verdict in it) and ends when
+// the calls context of WithCallsContext does.
+func (e *Engine) StartCall(ctx context.Context, in CallInfo) (context.Context, *Call) {
+	start := time.Now()
+	rec := &AuditRecord{Time: start.UTC(), Call: newCallID(), Tool: in.Tool, Client: in.Client, Database: in.Database, Question: in.Question}
+	if id, ok := IdentityFrom(ctx); ok {
+		rec.Identity = id.Name
 	}
-	return string(CodeInternal)
+	if len(rec.Question) > MaxQuestionBytes {
+		rec.Question = rec.Question[:MaxQuestionBytes] + "…"
+	}
+	if rec.Database == "" && len(e.cfg.Databases) > 0 {
+		rec.Database = e.cfg.Databases[0].Name
+	}
+	ctx = context.WithValue(ctx, recordKey{}, rec)
+	ctx, release := bindCalls(ctx)
+	return ctx, &Call{e: e, rec: rec, start: start, release: release, outcome: "ok"}
 }
 
-// fillRecord copies the non-data facts of a successful result.
-func fillRecord(rec *AuditRecord, out any) {
+// Admit says whether the call may run: not while a required audit log
+// cannot be written (audit_unavailable: this call's own record is still
+// attempted by Finish, and once one is written calls run again), nor over
+// the caller's rate limit.
+func (c *Call) Admit() error {
+	if a := c.e.cfg.Audit; a != nil && a.Required() && !a.Healthy() {
+		return errAuditUnavailable
+	}
+	return c.e.rate.allow(c.rec.Identity)
+}
+
+// Succeeded records the non-data facts of a call's result (row count,
+// truncation, model calls, the database used).
+func (c *Call) Succeeded(out any) {
+	c.outcome = "ok"
 	switch o := out.(type) {
 	case *QueryResult:
 		n := o.RowCount
-		rec.RowCount, rec.Truncated, rec.Attempts, rec.Database = &n, o.Truncated, o.Attempts, o.Database
+		c.rec.RowCount, c.rec.Truncated, c.rec.Attempts, c.rec.Database = &n, o.Truncated, o.Attempts, o.Database
 	case *ExplainResult:
-		rec.Attempts, rec.Database = o.Attempts, o.Database
-	case SchemaResult:
-		rec.Database = o.Database
+		c.rec.Attempts, c.rec.Database = o.Attempts, o.Database
+	case *SchemaResult:
+		c.rec.Database = o.Database
 	}
+}
+
+// Failed records that the call failed with err and returns what the caller
+// is told, so the record carries the code of the result it records.
+func (c *Call) Failed(err error) ErrorInfo {
+	info := Describe(err)
+	c.outcome = info.Code
+	return info
+}
+
+// Finish ends the call: it writes the audit record and counts the call.
+// It returns audit_unavailable when the record could not be written and
+// the log is required: the call's result must then be withheld, and the
+// front end sends that error instead.
+func (c *Call) Finish() error {
+	defer c.release()
+	e, rec := c.e, c.rec
+	rec.DurationMS = float64(time.Since(c.start).Microseconds()) / 1000
+	if c.outcome != "ok" {
+		rec.Error = c.outcome
+	}
+	var withheld error
+	if audit := e.cfg.Audit; audit != nil {
+		if werr := audit.Write(rec); werr != nil {
+			e.metrics.observeAuditFailure()
+			if audit.Required() && c.outcome != string(CodeAuditUnavailable) {
+				// No record, no result: what the call found is withheld
+				// from the caller.
+				e.cfg.Logger.Warn("audit record not written: the call's result is withheld",
+					"tool", rec.Tool, "outcome", c.outcome, "err", werr)
+				withheld, c.outcome = errAuditUnavailable, string(CodeAuditUnavailable)
+			}
+		}
+	}
+	e.metrics.observeCall(rec.Tool, c.outcome, time.Since(c.start))
+	return withheld
 }

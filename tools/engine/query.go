@@ -1,13 +1,9 @@
-package tools
+package engine
 
 import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
-
-	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/pgmcp/pgmcp/llm"
 	"github.com/pgmcp/pgmcp/prompts"
@@ -40,64 +36,35 @@ type QueryResult struct {
 	DryRun      bool    `json:"dry_run" jsonschema:"true when the SQL was validated but not run"`
 }
 
-func (h *handlers) queryTool() server.ServerTool {
-	tool := mcp.NewTool("query",
-		mcp.WithDescription("Answer a question about the database with a read-only SQL query. Pass either a plain-English question "+
-			"(pgmcp writes the SQL with its model, validates it and runs it) or your own SQL (one SELECT; it is validated, then run). "+
-			"The SQL is checked by a strict validator and runs in a read-only transaction with a time limit and a row cap. "+
-			"Call get_schema first to see what may be queried."),
-		mcp.WithString("question", mcp.Description("A question in plain English, e.g. \"top 10 customers by revenue in 2025\". Give this or sql.")),
-		mcp.WithString("sql", mcp.Description("One PostgreSQL SELECT statement to run instead of a question. Give this or question.")),
-		mcp.WithString("database", mcp.Description("Database to query (default: the first configured). Configured: "+h.databaseNames())),
-		mcp.WithNumber("max_rows", mcp.Description(fmt.Sprintf("Most rows to return (default and maximum %d).", h.deps.MaxRows)),
-			mcp.Min(1), mcp.Max(float64(h.deps.MaxRows))),
-		mcp.WithBoolean("dry_run", mcp.Description("Return the validated SQL without running it.")),
-		portableOutputSchema[QueryResult](),
-		readOnlyAnnotations("Query the database"),
-	)
-	return server.ServerTool{Tool: tool, Handler: h.query}
-}
+// MaxQuestionBytes caps a question: a longer one is not a question.
+const MaxQuestionBytes = 4000
 
-func (h *handlers) query(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	var args QueryArgs
-	if err := req.BindArguments(&args); err != nil {
-		return h.fail(ctx, "query", &Error{Code: CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}), nil
-	}
-	out, err := h.runQuery(ctx, args)
-	if err != nil {
-		return h.fail(ctx, "query", err), nil
-	}
-	return mcp.NewToolResultStructured(out, renderQueryText(out)), nil
-}
-
-// maxQuestionBytes caps a question: a longer one is not a question.
-const maxQuestionBytes = 4000
-
-// runQuery is the query tool without MCP: validate the arguments, get SQL
-// (given, or from the model with repairs), check it, run it.
-func (h *handlers) runQuery(ctx context.Context, args QueryArgs) (*QueryResult, error) {
+// Query answers a question or runs SQL, as the caller in ctx: validate the
+// arguments, get SQL (given, or from the model with repairs), check it,
+// run it.
+func (e *Engine) Query(ctx context.Context, args QueryArgs) (*QueryResult, error) {
 	args.Question = strings.TrimSpace(args.Question)
 	hasQ, hasSQL := args.Question != "", strings.TrimSpace(args.SQL) != ""
 	switch {
 	case hasQ == hasSQL:
 		return nil, &Error{Code: CodeInvalidArgument, Message: "give exactly one of question and sql",
 			Hint: "pass question for plain English, or sql for a SELECT statement you wrote"}
-	case args.MaxRows < 0 || args.MaxRows > h.deps.MaxRows:
-		return nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("max_rows must be between 1 and %d", h.deps.MaxRows)}
-	case len(args.Question) > maxQuestionBytes:
-		return nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("the question is longer than %d bytes", maxQuestionBytes)}
+	case args.MaxRows < 0 || args.MaxRows > e.cfg.MaxRows:
+		return nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("max_rows must be between 1 and %d", e.cfg.MaxRows)}
+	case len(args.Question) > MaxQuestionBytes:
+		return nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("the question is longer than %d bytes", MaxQuestionBytes)}
 	}
-	a, err := h.access(ctx, args.Database)
+	a, err := e.Access(ctx, args.Database)
 	if err != nil {
 		return nil, err
 	}
-	maxRows := h.deps.MaxRows
+	maxRows := e.cfg.MaxRows
 	if args.MaxRows > 0 {
 		maxRows = args.MaxRows
 	}
 	out := &QueryResult{Database: a.db.Name, Question: args.Question, DryRun: args.DryRun, Columns: []pgexec.Column{}, Rows: [][]any{}}
 	if hasSQL {
-		q, err := h.check(ctx, args.SQL, a.policy)
+		q, err := e.check(ctx, args.SQL, a.policy)
 		if err != nil {
 			return nil, err
 		}
@@ -105,14 +72,14 @@ func (h *handlers) runQuery(ctx context.Context, args QueryArgs) (*QueryResult, 
 		if args.DryRun {
 			return out, nil
 		}
-		res, err := h.execute(ctx, a, q, maxRows)
+		res, err := e.execute(ctx, a, q, maxRows)
 		if err != nil {
 			return nil, err
 		}
 		fillResult(out, res)
 		return out, nil
 	}
-	return h.answer(ctx, a, args.Question, maxRows, args.DryRun, out)
+	return e.answer(ctx, a, args.Question, maxRows, args.DryRun, out)
 }
 
 // CodePlanTooExpensive refuses a query whose estimated cost is over the
@@ -122,8 +89,8 @@ const CodePlanTooExpensive Code = "plan_too_expensive"
 // execute runs a checked query under the server's limits; with a cost
 // ceiling, it plans the query first and refuses it when the planner's
 // estimate of what would run is over the ceiling.
-func (h *handlers) execute(ctx context.Context, a *access, q *sqlguard.Query, maxRows int) (*pgexec.Result, error) {
-	leave, err := h.gate.enter(ctx)
+func (e *Engine) execute(ctx context.Context, a *Access, q *sqlguard.Query, maxRows int) (*pgexec.Result, error) {
+	leave, err := e.gate.enter(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -131,15 +98,15 @@ func (h *handlers) execute(ctx context.Context, a *access, q *sqlguard.Query, ma
 	if err := a.db.checkShadows(ctx, a.policy); err != nil {
 		return nil, err
 	}
-	lim := h.limits(a, maxRows)
-	if h.deps.MaxPlanCost > 0 {
+	lim := e.limits(a, maxRows)
+	if e.cfg.MaxPlanCost > 0 {
 		plan, err := a.db.Exec.Explain(ctx, q, lim)
 		if err != nil {
 			return nil, err
 		}
-		if cost := plan.AsRun.TotalCost; cost > h.deps.MaxPlanCost {
+		if cost := plan.AsRun.TotalCost; cost > e.cfg.MaxPlanCost {
 			return nil, &Error{Code: CodePlanTooExpensive,
-				Message: fmt.Sprintf("the planner estimates this query at cost %.0f, above the ceiling of %.0f", cost, h.deps.MaxPlanCost),
+				Message: fmt.Sprintf("the planner estimates this query at cost %.0f, above the ceiling of %.0f", cost, e.cfg.MaxPlanCost),
 				Hint:    "narrow it (filters on indexed columns, aggregates, fewer joins) or check it with explain first",
 				SQL:     q.SQL()}
 		}
@@ -149,19 +116,19 @@ func (h *handlers) execute(ctx context.Context, a *access, q *sqlguard.Query, ma
 
 // check runs the guard, and records its verdict for the audit log and the
 // metrics.
-func (h *handlers) check(ctx context.Context, sql string, p *sqlguard.Policy) (*sqlguard.Query, error) {
+func (e *Engine) check(ctx context.Context, sql string, p *sqlguard.Policy) (*sqlguard.Query, error) {
 	q, err := sqlguard.Check(sql, p)
 	noteChecked(ctx, sql, q, err)
 	if err != nil {
-		h.metrics.observeRejection(classify(err).Code)
+		e.metrics.observeRejection(Describe(err).Code)
 	}
 	return q, err
 }
 
 // limits are the executor limits of a call returning at most maxRows, as
 // the caller's role.
-func (h *handlers) limits(a *access, maxRows int) pgexec.Limits {
-	lim := h.deps.Limits
+func (e *Engine) limits(a *Access, maxRows int) pgexec.Limits {
+	lim := e.cfg.Limits
 	lim.MaxRows = maxRows
 	lim.Role = a.role
 	lim.Mentionable = a.policy.Mentionable
@@ -180,15 +147,15 @@ func fillResult(out *QueryResult, res *pgexec.Result) {
 // answer turns a question into SQL with the model and runs it (or, with
 // dryRun, only checks it). The question's budget covers the executions
 // too, so a query between two attempts ends at the question's deadline.
-func (h *handlers) answer(ctx context.Context, a *access, question string, maxRows int, dryRun bool, out *QueryResult) (*QueryResult, error) {
-	ctx, cancel := h.questionBudget(ctx)
+func (e *Engine) answer(ctx context.Context, a *Access, question string, maxRows int, dryRun bool, out *QueryResult) (*QueryResult, error) {
+	ctx, cancel := e.questionBudget(ctx)
 	defer cancel()
-	gen, err := h.generate(ctx, a, question, maxRows, func(q *sqlguard.Query) error {
+	gen, err := e.generate(ctx, a, question, maxRows, func(q *sqlguard.Query) error {
 		out.SQL = q.SQL()
 		if dryRun {
 			return nil
 		}
-		res, err := h.execute(ctx, a, q, maxRows)
+		res, err := e.execute(ctx, a, q, maxRows)
 		if err != nil {
 			return err
 		}
@@ -207,13 +174,6 @@ func (h *handlers) answer(ctx context.Context, a *access, question string, maxRo
 	return out, nil
 }
 
-func (h *handlers) now() time.Time {
-	if h.deps.Now != nil {
-		return h.deps.Now()
-	}
-	return time.Now()
-}
-
 func toLLM(msgs []prompts.Message) []llm.Message {
 	out := make([]llm.Message, len(msgs))
 	for i, m := range msgs {
@@ -228,9 +188,9 @@ const (
 	maxTextCell = 80
 )
 
-// renderQueryText is the text form of a result: the SQL and a bounded
+// RenderQueryText is the text form of a result: the SQL and a bounded
 // markdown table of the first rows.
-func renderQueryText(r *QueryResult) string {
+func RenderQueryText(r *QueryResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "```sql\n%s\n```\n", r.SQL)
 	if r.DryRun {

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"fmt"
@@ -8,13 +8,13 @@ import (
 	"github.com/pgmcp/pgmcp/sqlguard"
 )
 
-// inheritance is what a policy's blocks imply through table inheritance
+// Inheritance is what a policy's blocks imply through table inheritance
 // and partitioning, as the guard applies them: PostgreSQL reads every
 // partition and child of a parent read without ONLY, so such a read is
 // refused (blocked_descendant) when a descendant is blocked, not allowed,
 // or has a blocked column; and a partition or child of a blocked table is
 // blocked too.
-type inheritance struct {
+type Inheritance struct {
 	// Parents are the readable parents a read of which without ONLY is
 	// refused, each with why: "public.m (partition or child public.m_2024
 	// blocked)".
@@ -23,16 +23,16 @@ type inheritance struct {
 	// with the descendants blocked with it: "public.m: public.m_2024,
 	// public.m_2025".
 	Children []string
-	// parents are the bare names of Parents.
-	parents []string
-	// parented counts the catalog's relations that have a parent.
-	parented int
+	// ParentNames are the bare names of Parents.
+	ParentNames []string
+	// Parented counts the catalog's relations that have a parent.
+	Parented int
 }
 
-// inheritanceOf computes what p's blocks imply through the parents of its
+// InheritanceOf computes what p's blocks imply through the parents of its
 // catalog (nothing without a catalog).
-func inheritanceOf(p *sqlguard.Policy) inheritance {
-	var out inheritance
+func InheritanceOf(p *sqlguard.Policy) Inheritance {
+	var out Inheritance
 	if p == nil || p.Catalog == nil {
 		return out
 	}
@@ -42,7 +42,7 @@ func inheritanceOf(p *sqlguard.Policy) inheritance {
 		key := r.Schema + "." + r.Name
 		rels[key] = r
 		if len(r.Parents) > 0 {
-			out.parented++
+			out.Parented++
 		}
 	}
 	blocked := map[string]bool{}
@@ -98,7 +98,7 @@ func inheritanceOf(p *sqlguard.Policy) inheritance {
 				}
 			}
 			if top {
-				out.Children = append(out.Children, key+": "+listUpTo(desc, 5))
+				out.Children = append(out.Children, key+": "+listUpTo(desc, 5, ", "))
 			}
 			continue
 		}
@@ -127,44 +127,48 @@ func inheritanceOf(p *sqlguard.Policy) inheritance {
 		}
 		var why []string
 		if len(blockedDesc) > 0 {
-			why = append(why, "partition or child blocked: "+listUpTo(blockedDesc, 3))
+			why = append(why, "partition or child blocked: "+listUpTo(blockedDesc, 3, ", "))
 		}
 		if len(notAllowed) > 0 {
-			why = append(why, "partition or child not allowed: "+listUpTo(notAllowed, 3))
+			why = append(why, "partition or child not allowed: "+listUpTo(notAllowed, 3, ", "))
 		}
 		if len(cols) > 0 {
-			why = append(why, "column blocked on a partition or child: "+listUpTo(cols, 3))
+			why = append(why, "column blocked on a partition or child: "+listUpTo(cols, 3, ", "))
 		}
 		if len(why) > 0 {
-			out.parents = append(out.parents, key)
+			out.ParentNames = append(out.ParentNames, key)
 			out.Parents = append(out.Parents, fmt.Sprintf("%s (%s)", key, strings.Join(why, "; ")))
 		}
 	}
 	return out
 }
 
-// empty reports whether the policy's blocks imply nothing through
+// Empty reports whether the policy's blocks imply nothing through
 // inheritance.
-func (in inheritance) empty() bool { return len(in.Parents) == 0 && len(in.Children) == 0 }
+func (in Inheritance) Empty() bool { return len(in.Parents) == 0 && len(in.Children) == 0 }
 
 // String says it in one line.
-func (in inheritance) String() string {
+func (in Inheritance) String() string {
 	var parts []string
 	if len(in.Parents) > 0 {
 		parts = append(parts, fmt.Sprintf("reading %s without ONLY is refused (blocked_descendant): %s",
-			plural(len(in.Parents), "this parent", "these parents"), summarize(in.Parents, 5)))
+			pick(len(in.Parents), "this parent", "these parents"), listUpTo(in.Parents, 5, "; ")))
 	}
 	if len(in.Children) > 0 {
-		parts = append(parts, "the partitions and children of a blocked table are blocked too: "+summarize(in.Children, 5))
+		parts = append(parts, "the partitions and children of a blocked table are blocked too: "+listUpTo(in.Children, 5, "; "))
 	}
 	return strings.Join(parts, "; ")
 }
 
-// listUpTo lists at most n items, comma-separated, and says how many more
+// listUpTo lists at most n items, joined by sep, and says how many more
 // there are.
-func listUpTo(items []string, n int) string {
+func listUpTo(items []string, n int, sep string) string {
 	if len(items) <= n {
-		return strings.Join(items, ", ")
+		return strings.Join(items, sep)
 	}
-	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
+	more := fmt.Sprintf(" and %d more", len(items)-n)
+	if sep != ", " {
+		more = sep + more[1:] // "a; b; and 3 more"
+	}
+	return strings.Join(items[:n], sep) + more
 }

@@ -1,0 +1,68 @@
+package tools
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pgmcp/pgmcp/sqlguard"
+	"github.com/pgmcp/pgmcp/tools/engine"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of the public contract (testdata/contract)")
+
+// TestPublicContract compares what clients see of every tool, prompt,
+// resource and resource template (names, descriptions, input and output
+// schemas, annotations) with the golden files in testdata/contract, so
+// that a change to the contract is a reviewed diff. After a deliberate
+// change, rewrite them with
+//
+//	go test ./tools -run TestPublicContract -update
+func TestPublicContract(t *testing.T) {
+	pol := &sqlguard.Policy{Catalog: &sqlguard.Catalog{}}
+	eng := newEngine(t, engine.Config{MaxRows: 1000, Databases: []*engine.Database{
+		{Name: "demo", Policy: pol}, {Name: "sales", Policy: pol}}})
+	srv := NewServer(eng, "contract")
+	for i, method := range []string{"tools/list", "prompts/list", "resources/list", "resources/templates/list"} {
+		t.Run(method, func(t *testing.T) {
+			req, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": i + 1, "method": method})
+			raw, err := json.Marshal(srv.HandleMessage(t.Context(), req))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var resp struct {
+				Result json.RawMessage `json:"result"`
+				Error  json.RawMessage `json:"error"`
+			}
+			if err := json.Unmarshal(raw, &resp); err != nil || resp.Error != nil || resp.Result == nil {
+				t.Fatalf("%s: %s (%v)", method, raw, err)
+			}
+			var got bytes.Buffer
+			if err := json.Indent(&got, resp.Result, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			got.WriteByte('\n')
+			path := filepath.Join("testdata", "contract", strings.ReplaceAll(method, "/", "_")+".json")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v; create it with: go test ./tools -run TestPublicContract -update", err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Errorf("%s differs from %s: the public contract changed. If the change is meant, run\n\tgo test ./tools -run TestPublicContract -update\nand review the diff. Got:\n%s", method, path, got.Bytes())
+			}
+		})
+	}
+}

@@ -1,0 +1,103 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/pgmcp/pgmcp/tools/engine"
+)
+
+// The tools: their definitions (what clients see) and handlers.
+
+func (h *handlers) getSchemaTool() server.ServerTool {
+	tool := mcp.NewTool("get_schema",
+		mcp.WithDescription("Describe the tables, views and columns of a database that may be queried: types, keys, foreign keys, comments, enum and common values, row estimates. "+
+			"Blocked tables and columns are never shown. On a large database, pass search (the question in plain words) to get the most relevant tables within a token budget, "+
+			"or tables to name them; without arguments the whole schema is described when it fits the budget, else only listed (detail=summary)."),
+		mcp.WithString("database", mcp.Description("Database to describe (default: the first configured). Configured: "+h.databaseNames())),
+		mcp.WithArray("tables", mcp.Description("Only these tables: names (schema.table or table) or glob patterns such as order*"), mcp.WithStringItems()),
+		mcp.WithString("search", mcp.Description("Free text, e.g. the user's question: the tables most relevant to it are chosen (and their foreign-key neighbours) within the token budget")),
+		mcp.WithString("detail", mcp.Description("summary: tables only (name, kind, comment, row estimate, column count); full: columns, keys, indexes, comments and values. Default: full when it fits the token budget, else summary"),
+			mcp.Enum(engine.DetailSummary, engine.DetailFull)),
+		mcp.WithBoolean("refresh", mcp.Description("Re-read the schema from the database catalog first (after a schema change)")),
+		portableOutputSchema[engine.SchemaResult](),
+		readOnlyAnnotations("Describe database schema"),
+	)
+	return server.ServerTool{Tool: tool, Handler: h.getSchema}
+}
+
+func (h *handlers) getSchema(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	var args engine.SchemaArgs
+	if err := req.BindArguments(&args); err != nil {
+		return h.fail(ctx, "get_schema", invalidArguments(err)), nil
+	}
+	out, text, err := h.eng.Schema(ctx, args)
+	if err != nil {
+		return h.fail(ctx, "get_schema", err), nil
+	}
+	return h.succeed(ctx, out, text), nil
+}
+
+// invalidArguments is the error of arguments that do not bind.
+func invalidArguments(err error) error {
+	return &engine.Error{Code: engine.CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}
+}
+func (h *handlers) queryTool() server.ServerTool {
+	tool := mcp.NewTool("query",
+		mcp.WithDescription("Answer a question about the database with a read-only SQL query. Pass either a plain-English question "+
+			"(pgmcp writes the SQL with its model, validates it and runs it) or your own SQL (one SELECT; it is validated, then run). "+
+			"The SQL is checked by a strict validator and runs in a read-only transaction with a time limit and a row cap. "+
+			"Call get_schema first to see what may be queried."),
+		mcp.WithString("question", mcp.Description("A question in plain English, e.g. \"top 10 customers by revenue in 2025\". Give this or sql.")),
+		mcp.WithString("sql", mcp.Description("One PostgreSQL SELECT statement to run instead of a question. Give this or question.")),
+		mcp.WithString("database", mcp.Description("Database to query (default: the first configured). Configured: "+h.databaseNames())),
+		mcp.WithNumber("max_rows", mcp.Description(fmt.Sprintf("Most rows to return (default and maximum %d).", h.eng.MaxRows())),
+			mcp.Min(1), mcp.Max(float64(h.eng.MaxRows()))),
+		mcp.WithBoolean("dry_run", mcp.Description("Return the validated SQL without running it.")),
+		portableOutputSchema[engine.QueryResult](),
+		readOnlyAnnotations("Query the database"),
+	)
+	return server.ServerTool{Tool: tool, Handler: h.query}
+}
+
+func (h *handlers) query(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	var args engine.QueryArgs
+	if err := req.BindArguments(&args); err != nil {
+		return h.fail(ctx, "query", invalidArguments(err)), nil
+	}
+	out, err := h.eng.Query(ctx, args)
+	if err != nil {
+		return h.fail(ctx, "query", err), nil
+	}
+	return h.succeed(ctx, out, engine.RenderQueryText(out)), nil
+}
+
+func (h *handlers) explainTool() server.ServerTool {
+	tool := mcp.NewTool("explain",
+		mcp.WithDescription("Review a query before it runs, without running it: the SQL (pretty-printed), the validator's verdict "+
+			"(a refused query gets its reason, not an error), what it reads, the planner's estimated cost and main plan nodes, "+
+			"warnings (large sequential scans, cartesian products, big nested loops, results over the row cap, sorts or hashes "+
+			"likely to spill to disk, cost over the ceiling) and a plain-English summary. Pass a question (pgmcp writes the SQL) or SQL."),
+		mcp.WithString("question", mcp.Description("A question in plain English. Give this or sql.")),
+		mcp.WithString("sql", mcp.Description("One PostgreSQL SELECT statement to review. Give this or question.")),
+		mcp.WithString("database", mcp.Description("Database to plan against (default: the first configured). Configured: "+h.databaseNames())),
+		portableOutputSchema[engine.ExplainResult](),
+		readOnlyAnnotations("Review a query (explain)"),
+	)
+	return server.ServerTool{Tool: tool, Handler: h.explain}
+}
+
+func (h *handlers) explain(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	var args engine.ExplainArgs
+	if err := req.BindArguments(&args); err != nil {
+		return h.fail(ctx, "explain", invalidArguments(err)), nil
+	}
+	out, err := h.eng.Explain(ctx, args)
+	if err != nil {
+		return h.fail(ctx, "explain", err), nil
+	}
+	return h.succeed(ctx, out, engine.RenderExplainText(out)), nil
+}
