@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,8 +62,26 @@ func TestPublicContract(t *testing.T) {
 				t.Fatalf("%v; create it with: go test ./tools -run TestPublicContract -update", err)
 			}
 			if !bytes.Equal(got.Bytes(), want) {
-				t.Errorf("%s differs from %s: the public contract changed. If the change is meant, run\n\tgo test ./tools -run TestPublicContract -update\nand review the diff. Got:\n%s", method, path, got.Bytes())
+				t.Errorf("%s differs from %s: the public contract changed. If the change is meant, run\n\tgo test ./tools -run TestPublicContract -update\nand review the diff.\n%s", method, path, firstDifference(string(want), got.String()))
 			}
 		})
 	}
+}
+
+// firstDifference shows the first line where got differs from want.
+func firstDifference(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, strings.TrimSpace(wl), strings.TrimSpace(gl))
+		}
+	}
+	return "(no line differs)"
 }
