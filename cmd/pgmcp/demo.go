@@ -39,7 +39,7 @@ func runDemo(ctx context.Context, args, environ []string, stdin io.Reader, stdou
 		return fail(stderr, err)
 	}
 	if flags.httpAddr == "" {
-		flags.httpAddr = cfg.HTTPAddr
+		flags.httpAddr = cfg.HTTP.Addr
 	}
 	if err := flags.check(cfg); err != nil {
 		return fail(stderr, err)

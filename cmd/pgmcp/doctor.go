@@ -148,14 +148,14 @@ func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
 		return
 	}
 	start := time.Now()
-	pool, err := pgexec.NewPool(ctx, dc.URL, pgexec.Options{SearchPath: pol.SearchPath, MaxConns: 2, ConnectTimeout: cfg.ConnectTimeout})
+	pool, err := pgexec.NewPool(ctx, dc.URL, pgexec.Options{SearchPath: pol.SearchPath, MaxConns: 2, ConnectTimeout: cfg.Limits.ConnectTimeout})
 	if err != nil {
 		d.fail("cannot connect: "+err.Error(),
 			"check the URL, that PostgreSQL runs and accepts connections from this host (listen_addresses, pg_hba.conf), and the password")
 		return
 	}
 	defer pool.Close()
-	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout+30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, cfg.Limits.ConnectTimeout+30*time.Second)
 	defer cancel()
 	schemas := engine.PolicySchemas(pol)
 	r, err := pgexec.InspectRole(ctx, pool, schemas)
@@ -209,7 +209,7 @@ func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
 	// What the server gives a client that does not pin the setting
 	// (pgmcp pins it on, but a pooler in transaction mode may drop
 	// start-up parameters).
-	if scs, err := pgexec.PlainSetting(ctx, dc.URL, cfg.ConnectTimeout, "standard_conforming_strings"); err != nil {
+	if scs, err := pgexec.PlainSetting(ctx, dc.URL, cfg.Limits.ConnectTimeout, "standard_conforming_strings"); err != nil {
 		d.fail(problem(err), "")
 	} else if scs != "on" {
 		d.fail("standard_conforming_strings is "+scs+": backslashes in string literals are escapes, which parsers disagree on",
@@ -385,14 +385,14 @@ func list(items []string, n int) string {
 // role may SET ROLE to that PGMCP_AUTH_ALLOWED_ROLES lets a claim name.
 func callerRoles(ctx context.Context, pool *pgxpool.Pool, cfg *Config, dc DatabaseConfig, login string) ([]string, string, error) {
 	var roles, sources []string
-	if cfg.AuthTokensFile != "" {
-		data, err := os.ReadFile(cfg.AuthTokensFile)
+	if cfg.Auth.TokensFile != "" {
+		data, err := os.ReadFile(cfg.Auth.TokensFile)
 		if err != nil {
 			return nil, "", err
 		}
 		entries, err := httpauth.ParseTokensFile(data)
 		if err != nil {
-			return nil, "", fmt.Errorf("tokens file %s: %w", cfg.AuthTokensFile, err)
+			return nil, "", fmt.Errorf("tokens file %s: %w", cfg.Auth.TokensFile, err)
 		}
 		for _, e := range entries {
 			if e.Role != "" && e.Role != login && !slices.Contains(roles, e.Role) && (len(e.Databases) == 0 || slices.Contains(e.Databases, dc.Name)) {
@@ -401,7 +401,7 @@ func callerRoles(ctx context.Context, pool *pgxpool.Pool, cfg *Config, dc Databa
 		}
 		sources = append(sources, "the tokens file")
 	}
-	if cfg.AuthJWKSURL != "" && cfg.AuthRoleClaim != "" {
+	if cfg.Auth.JWKSURL != "" && cfg.Auth.RoleClaim != "" {
 		// The roles a claim may name: those PGMCP_AUTH_ALLOWED_ROLES
 		// matches among the roles the login role may switch to, never a
 		// pg_* role (httpauth refuses them whatever the list).
@@ -413,7 +413,7 @@ func callerRoles(ctx context.Context, pool *pgxpool.Pool, cfg *Config, dc Databa
 			if slices.Contains(roles, m) || strings.HasPrefix(strings.ToLower(m), "pg_") {
 				continue
 			}
-			for _, pat := range cfg.AuthAllowedRoles {
+			for _, pat := range cfg.Auth.AllowedRoles {
 				if ok, err := path.Match(pat, m); err == nil && ok {
 					roles = append(roles, m)
 					break

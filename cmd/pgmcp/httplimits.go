@@ -40,8 +40,8 @@ type httpLimits struct {
 }
 
 func (c *Config) httpLimits() httpLimits {
-	return httpLimits{readHeader: c.HTTPReadHeaderTimeout, readBody: c.HTTPReadBodyTimeout, write: c.HTTPWriteTimeout,
-		idle: c.HTTPIdleTimeout, maxConns: c.HTTPMaxConnections}
+	return httpLimits{readHeader: c.HTTP.ReadHeaderTimeout, readBody: c.HTTP.ReadBodyTimeout, write: c.HTTP.WriteTimeout,
+		idle: c.HTTP.IdleTimeout, maxConns: c.HTTP.MaxConnections}
 }
 
 // fdReserve is how many file descriptors are kept out of the connection

@@ -59,12 +59,12 @@ func parseServeFlags(name string, args []string, stderr io.Writer) (serveFlags, 
 // machines can reach, unless --insecure-no-auth.
 func (f serveFlags) check(cfg *Config) error {
 	if f.httpAddr == "" {
-		if cfg.AuthConfig().Enabled() {
+		if cfg.Auth.HTTPAuth().Enabled() {
 			return &ConfigError{Problems: []string{"PGMCP_AUTH_*: authentication applies to HTTP serving only; over stdio the local user runs the server (give --http ADDR, or unset the PGMCP_AUTH_* variables)"}}
 		}
 		return nil
 	}
-	if err := httpauth.ListenAllowed(f.httpAddr, cfg.AuthConfig().Enabled(), f.insecureNoAuth); err != nil {
+	if err := httpauth.ListenAllowed(f.httpAddr, cfg.Auth.HTTPAuth().Enabled(), f.insecureNoAuth); err != nil {
 		return &ConfigError{Problems: []string{err.Error()}}
 	}
 	return nil
@@ -80,7 +80,7 @@ func runServe(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 		return fail(stderr, err)
 	}
 	if flags.httpAddr == "" {
-		flags.httpAddr = cfg.HTTPAddr
+		flags.httpAddr = cfg.HTTP.Addr
 	}
 	if err := cfg.RequireDatabase(); err != nil {
 		return fail(stderr, err)
@@ -152,29 +152,29 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error
 // engineConfig is what the engine needs, from the configuration.
 func (a *app) engineConfig(model *llm.Client, audit *engine.AuditLog) engine.Config {
 	cfg := a.cfg
-	rate, _ := parseRate(cfg.RateLimit) // validated by Config.Validate
-	maxConcurrent := cfg.MaxConcurrent
+	rate, _ := parseRate(cfg.Limits.RateLimit) // validated by Config.Validate
+	maxConcurrent := cfg.Limits.MaxConcurrent
 	if maxConcurrent == 0 {
-		maxConcurrent = cfg.MaxConns
+		maxConcurrent = cfg.Limits.MaxConns
 	}
 	return engine.Config{
 		Databases:     a.dbs,
 		Logger:        a.log,
 		LLM:           model,
-		MaxRows:       cfg.MaxRows,
-		MaxAttempts:   cfg.LLMMaxAttempts,
-		MaxPlanCost:   cfg.MaxPlanCost,
+		MaxRows:       cfg.Limits.MaxRows,
+		MaxAttempts:   cfg.LLM.MaxAttempts,
+		MaxPlanCost:   cfg.Limits.MaxPlanCost,
 		Audit:         audit,
 		Metrics:       a.metrics,
-		RateLimit:     engine.RateLimit{Rate: rate, Burst: cfg.RateBurst},
+		RateLimit:     engine.RateLimit{Rate: rate, Burst: cfg.Limits.RateBurst},
 		MaxConcurrent: maxConcurrent,
-		QueueWait:     cfg.QueueTimeout,
+		QueueWait:     cfg.Limits.QueueTimeout,
 		Limits: pgexec.Limits{
-			MaxResultBytes:   cfg.MaxResultBytes,
-			MaxCellBytes:     cfg.MaxCellBytes,
-			StatementTimeout: cfg.StatementTimeout,
-			ExplainTimeout:   cfg.ExplainTimeout,
-			AcquireTimeout:   cfg.AcquireTimeout,
+			MaxResultBytes:   cfg.Limits.MaxResultBytes,
+			MaxCellBytes:     cfg.Limits.MaxCellBytes,
+			StatementTimeout: cfg.Limits.StatementTimeout,
+			ExplainTimeout:   cfg.Limits.ExplainTimeout,
+			AcquireTimeout:   cfg.Limits.AcquireTimeout,
 		},
 	}
 }
@@ -238,14 +238,14 @@ func (a *app) openAudit() (*engine.AuditLog, error) {
 		switch {
 		case err == nil:
 			a.log.Warn("the audit log can be written again")
-		case a.cfg.AuditRequired:
+		case a.cfg.Audit.Required:
 			a.log.Error("cannot write the audit log: calls are refused with audit_unavailable until a record can be written (PGMCP_AUDIT_REQUIRED)", "err", err)
 		default:
 			a.log.Error("cannot write the audit log: calls go on unaudited (PGMCP_AUDIT_REQUIRED=false); pgmcp_audit_write_failures_total counts the lost records", "err", err)
 		}
 	}
 	var l *engine.AuditLog
-	switch path := a.cfg.AuditLog; path {
+	switch path := a.cfg.Audit.Log; path {
 	case "":
 		return nil, nil
 	case "stderr":
@@ -257,7 +257,7 @@ func (a *app) openAudit() (*engine.AuditLog, error) {
 		}
 		a.closers = append(a.closers, l)
 	}
-	l.SetRequired(a.cfg.AuditRequired)
+	l.SetRequired(a.cfg.Audit.Required)
 	return l, nil
 }
 
@@ -287,21 +287,21 @@ func databaseSpec(cfg *Config, dc DatabaseConfig) engine.DatabaseSpec {
 		Name: dc.Name, URL: dc.URL, ExamplesFile: dc.ExamplesFile,
 		Policy: policySource(cfg, dc),
 		Pool: pgexec.Options{
-			StatementTimeout: cfg.StatementTimeout,
-			MaxConns:         int32(cfg.MaxConns),
-			ConnectTimeout:   cfg.ConnectTimeout,
-			MaxMessageBytes:  cfg.MaxRowBytes,
+			StatementTimeout: cfg.Limits.StatementTimeout,
+			MaxConns:         int32(cfg.Limits.MaxConns),
+			ConnectTimeout:   cfg.Limits.ConnectTimeout,
+			MaxMessageBytes:  cfg.Limits.MaxRowBytes,
 		},
 		AllowPrivilegedRole: cfg.AllowPrivilegedRole,
-		Schema:              &schema.Options{TTL: cfg.SchemaCacheTTL, TokenBudget: cfg.SchemaTokenBudget, CommonValues: cfg.SchemaCommonValues},
+		Schema:              &schema.Options{TTL: cfg.Schema.CacheTTL, TokenBudget: cfg.Schema.TokenBudget, CommonValues: cfg.Schema.CommonValues},
 	}
 }
 
 // policySource is where dc's policy comes from under cfg.
 func policySource(cfg *Config, dc DatabaseConfig) engine.PolicySource {
 	return engine.PolicySource{Database: dc.Name, JSON: dc.Policy, File: dc.PolicyFile,
-		AllowedSchemas: cfg.AllowedSchemas, SearchPath: cfg.SearchPath,
-		BlockedTables: cfg.BlockedTables, BlockedColumns: cfg.BlockedColumns}
+		AllowedSchemas: cfg.Policy.AllowedSchemas, SearchPath: cfg.Policy.SearchPath,
+		BlockedTables: cfg.Policy.BlockedTables, BlockedColumns: cfg.Policy.BlockedColumns}
 }
 
 // errShuttingDown is the cause the calls cancelled at shutdown report.
@@ -310,10 +310,10 @@ var errShuttingDown = errors.New("the server is shutting down")
 // newModel builds the model client, or returns nil when no model is
 // configured (questions are then refused with a clear error; SQL works).
 func newModel(cfg *Config, logger *slog.Logger) (*llm.Client, error) {
-	lc := llm.Config{BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel, Timeout: cfg.LLMTimeout,
-		MaxAnswerBytes: cfg.LLMMaxAnswerBytes, JSONMode: cfg.LLMJSONMode, Logger: logger}
+	lc := llm.Config{BaseURL: cfg.LLM.BaseURL, APIKey: cfg.LLM.APIKey, Model: cfg.LLM.Model, Timeout: cfg.LLM.Timeout,
+		MaxAnswerBytes: cfg.LLM.MaxAnswerBytes, JSONMode: cfg.LLM.JSONMode, Logger: logger}
 	if !lc.Enabled() {
-		if cfg.LLMModel != "" || cfg.LLMBaseURL != "" || cfg.LLMAPIKey != "" {
+		if cfg.LLM.Model != "" || cfg.LLM.BaseURL != "" || cfg.LLM.APIKey != "" {
 			logger.Warn("the model is not fully configured, so questions will be refused: set PGMCP_LLM_MODEL and PGMCP_LLM_BASE_URL or PGMCP_LLM_API_KEY")
 		}
 		return nil, nil
@@ -340,11 +340,11 @@ func (a *app) reloadOnSIGHUP(ctx context.Context) {
 			case <-ch:
 				// The audit log first: a rotation must not wait on the
 				// databases.
-				if a.audit != nil && a.cfg.AuditLog != "stderr" {
+				if a.audit != nil && a.cfg.Audit.Log != "stderr" {
 					if err := a.audit.Reopen(); err != nil {
 						a.log.Error("SIGHUP: cannot reopen the audit log; records still go to the file open before", "err", err)
 					} else {
-						a.log.Info("SIGHUP: audit log reopened", "path", a.cfg.AuditLog)
+						a.log.Info("SIGHUP: audit log reopened", "path", a.cfg.Audit.Log)
 					}
 				}
 				a.log.Info("SIGHUP: reloading the policies' relation lists and the schemas")
@@ -373,9 +373,9 @@ func (a *app) reloadOnSIGHUP(ctx context.Context) {
 func (a *app) Serve(ctx context.Context, httpAddr string, stdin io.Reader, stdout io.Writer, ready func(addr string)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if httpAddr != "" && a.cfg.AuthConfig().Enabled() {
-		acfg := a.cfg.AuthConfig()
-		logins, err := engine.LoginRoles(ctx, a.dbs, a.cfg.ConnectTimeout)
+	if httpAddr != "" && a.cfg.Auth.HTTPAuth().Enabled() {
+		acfg := a.cfg.Auth.HTTPAuth()
+		logins, err := engine.LoginRoles(ctx, a.dbs, a.cfg.Limits.ConnectTimeout)
 		if err != nil {
 			return err
 		}
@@ -395,12 +395,12 @@ func (a *app) Serve(ctx context.Context, httpAddr string, stdin io.Reader, stdou
 }
 
 func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) error {
-	origins, err := newOriginGuard(a.cfg.HTTPAllowedOrigins, a.cfg.AuthResourceURL, a.log)
+	origins, err := newOriginGuard(a.cfg.HTTP.AllowedOrigins, a.cfg.Auth.ResourceURL, a.log)
 	if err != nil {
 		return err
 	}
 	lim := a.cfg.httpLimits()
-	lim.maxConns = fitConnections(lim.maxConns, len(a.dbs)*a.cfg.MaxConns, a.log)
+	lim.maxConns = fitConnections(lim.maxConns, len(a.dbs)*a.cfg.Limits.MaxConns, a.log)
 	tcp, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -421,9 +421,9 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 	requests, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
 	transport, err := newMCPHTTP(a.mcp, sessionConfig{
-		Stateless:   a.cfg.HTTPStateless,
-		IdleTimeout: a.cfg.HTTPSessionIdleTimeout,
-		MaxSessions: a.cfg.HTTPMaxSessions,
+		Stateless:   a.cfg.HTTP.Stateless,
+		IdleTimeout: a.cfg.HTTP.SessionIdleTimeout,
+		MaxSessions: a.cfg.HTTP.MaxSessions,
 	}, a.log, a.metrics.Registry,
 		server.WithStreamableHTTPLogger(a.log),
 		// The identity the authentication middleware put in the request
@@ -468,10 +468,10 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 	}
 	errc := make(chan error, 1)
 	scheme := "http"
-	if a.cfg.TLSCertFile != "" {
+	if a.cfg.TLS.CertFile != "" {
 		scheme = "https"
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		go func() { errc <- srv.ServeTLS(ln, a.cfg.TLSCertFile, a.cfg.TLSKeyFile) }()
+		go func() { errc <- srv.ServeTLS(ln, a.cfg.TLS.CertFile, a.cfg.TLS.KeyFile) }()
 	} else {
 		go func() { errc <- srv.Serve(ln) }()
 		if a.auth != nil && !loopbackAddr(ln.Addr()) {
@@ -483,8 +483,8 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 		ready(ln.Addr().String())
 	}
 	sessions := []any{"sessions", "stateless"}
-	if !a.cfg.HTTPStateless {
-		sessions = []any{"max_sessions", a.cfg.HTTPMaxSessions, "session_idle_timeout", a.cfg.HTTPSessionIdleTimeout.String()}
+	if !a.cfg.HTTP.Stateless {
+		sessions = []any{"max_sessions", a.cfg.HTTP.MaxSessions, "session_idle_timeout", a.cfg.HTTP.SessionIdleTimeout.String()}
 	}
 	a.log.Info("serving MCP over streamable "+strings.ToUpper(scheme),
 		append([]any{"url", scheme + "://" + ln.Addr().String() + "/mcp", "max_connections", lim.maxConns}, sessions...)...)

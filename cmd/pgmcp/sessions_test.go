@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -331,4 +332,159 @@ func TestStatelessSessionLayer(t *testing.T) {
 	if h.table != nil {
 		t.Error("a session table in stateless mode")
 	}
+}
+
+// TestSessionInitializingCountedOnce: an admitted initialization counts
+// once against the cap, in pending until Generate makes its session and
+// then as that session. With a cap of 2, a second initialize is admitted
+// while the first is still in progress (it was refused when the first
+// counted twice), and once both are done a third closes exactly one
+// session, the idle one.
+func TestSessionInitializingCountedOnce(t *testing.T) {
+	tbl := newSessionTable(time.Minute, 2, slog.New(slog.DiscardHandler))
+	now := time.Unix(1000, 0)
+	tbl.now = func() time.Time { return now }
+	var closed []string
+	tbl.closer = func(id string) { closed = append(closed, id) }
+	admit := func(what string) *initTicket {
+		t.Helper()
+		tk, err := tbl.admit("")
+		if err != nil {
+			t.Fatalf("%s: %v (%d live, %d pending)", what, err, tbl.count(), tbl.pending)
+		}
+		return tk
+	}
+	generate := func(tk *initTicket) string { return ticketedManager{t: tbl, tk: tk}.Generate() }
+
+	tkA := admit("first initialize")
+	a := generate(tkA)
+	tkB := admit("second initialize while the first is in progress")
+	b := generate(tkB)
+	if tbl.count() != 2 || tbl.pending != 0 || len(closed) != 0 {
+		t.Fatalf("two sessions being initialized: %d live, %d pending, closed %v; want 2, 0, none", tbl.count(), tbl.pending, closed)
+	}
+	// Both still initializing: a third is refused and neither is closed.
+	if _, err := tbl.admit(""); !errors.Is(err, errTooManySessions) {
+		t.Fatalf("a third initialize while two are in progress: %v, want %v", err, errTooManySessions)
+	}
+	now = now.Add(time.Second)
+	tbl.finish(tkA)
+	now = now.Add(time.Second)
+	tbl.finish(tkB)
+	if tbl.count() != 2 || tbl.pending != 0 {
+		t.Fatalf("after both initializations: %d live, %d pending; want 2, 0", tbl.count(), tbl.pending)
+	}
+
+	// a has been idle the longest: a third initialize closes it, and only it.
+	now = now.Add(time.Second)
+	tkC := admit("third initialize, with both sessions idle")
+	if len(closed) != 1 || closed[0] != a {
+		t.Fatalf("closed %v, want only a (%s)", closed, a)
+	}
+	c := generate(tkC)
+	tbl.finish(tkC)
+	if tbl.count() != 2 || tbl.pending != 0 || tbl.acquire(a, "") || !tbl.acquire(b, "") || !tbl.acquire(c, "") {
+		t.Fatalf("after the eviction: %d live, %d pending; want b and c live, a closed", tbl.count(), tbl.pending)
+	}
+	tbl.release(b)
+	tbl.release(c)
+
+	// An initialization that makes no session gives back its place.
+	now = now.Add(time.Second)
+	tkD := admit("initialize that makes no session")
+	tbl.finish(tkD)
+	if tbl.count() != 1 || tbl.pending != 0 {
+		t.Fatalf("after an initialize without a session: %d live, %d pending; want 1 (its eviction), 0", tbl.count(), tbl.pending)
+	}
+	tkE := admit("initialize with room for one")
+	generate(tkE)
+	tbl.finish(tkE)
+	if len(closed) != 2 || tbl.count() != 2 || tbl.pending != 0 {
+		t.Errorf("closed %v, %d live, %d pending; want 2 closed, 2 live, 0 pending", closed, tbl.count(), tbl.pending)
+	}
+}
+
+// TestSessionConcurrentInitializes: over HTTP with PGMCP_HTTP_MAX_SESSIONS
+// 2, an initialize gets its session (200, not 503) while another one,
+// whose session mcp-go has already generated, is still being served.
+func TestSessionConcurrentInitializes(t *testing.T) {
+	srv, h, s := sessionServer(t, sessionConfig{IdleTimeout: time.Minute, MaxSessions: 2})
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	h.table.now = func() time.Time { return time.Unix(0, clock.Load()) }
+	entered, unblock := make(chan struct{}), make(chan struct{})
+	var unblockOnce sync.Once
+	release := func() { unblockOnce.Do(func() { close(unblock) }) }
+	t.Cleanup(release) // before srv.Close, which waits for the slow request
+	s.GetHooks().AddBeforeInitialize(func(_ context.Context, _ any, req *mcp.InitializeRequest) {
+		if req.Params.ClientInfo.Name == "slow" {
+			close(entered)
+			<-unblock
+		}
+	})
+	type result struct {
+		status int
+		sid    string
+		err    error
+	}
+	slow := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(initJSON("slow")))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			slow <- result{err: err}
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		slow <- result{status: resp.StatusCode, sid: resp.Header.Get(sessionIDHeader)}
+	}()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow initialize never reached mcp-go's initialize hook")
+	}
+	// The slow initialize holds its generated session: one place is left.
+	st, fast, body := post(t, srv.URL, "", "", initJSON("fast"))
+	if st != http.StatusOK || fast == "" {
+		t.Fatalf("an initialize while another is in progress, with room for 2: %d, session %q: %.300s", st, fast, body)
+	}
+	waitInitialized(t, h.table, fast)
+	clock.Add(int64(time.Second))
+	release()
+	r := <-slow
+	if r.err != nil || r.status != http.StatusOK || r.sid == "" || r.sid == fast {
+		t.Fatalf("the slow initialize: %d, session %q, %v", r.status, r.sid, r.err)
+	}
+	waitInitialized(t, h.table, r.sid)
+	if n := h.table.count(); n != 2 {
+		t.Fatalf("%d sessions, want 2", n)
+	}
+	// fast has been idle the longest: a third initialize closes it only.
+	clock.Add(int64(time.Second))
+	third := openSession(t, srv.URL, "", "third")
+	list := `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`
+	for sid, want := range map[string]int{fast: http.StatusNotFound, r.sid: http.StatusOK, third: http.StatusOK} {
+		if st, _, _ := post(t, srv.URL, sid, "", list); st != want {
+			t.Errorf("session %s after the third initialize: %d, want %d", sid, st, want)
+		}
+	}
+}
+
+// waitInitialized waits for the initialize of session id to be finished
+// (the session layer finishes it after mcp-go has sent the response).
+func waitInitialized(t *testing.T, tbl *sessionTable, id string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		tbl.mu.Lock()
+		e := tbl.live[id]
+		done := e != nil && !e.initializing
+		tbl.mu.Unlock()
+		if done {
+			return
+		}
+	}
+	t.Fatalf("the initialize of session %s did not finish", id)
 }

@@ -103,7 +103,7 @@ func (a *app) serveStdio(ctx context.Context, stdin io.Reader, stdout io.Writer,
 		// A call waiting on the model holds a worker but no database
 		// connection (the execution gate bounds those): as many calls as
 		// an HTTP client could have in flight, never fewer than the cap.
-		workers = max(a.cfg.MaxConcurrent, a.cfg.MaxConns, defaultStdioWorkers)
+		workers = max(a.cfg.Limits.MaxConcurrent, a.cfg.Limits.MaxConns, defaultStdioWorkers)
 	}
 	a.log.Info("serving MCP over stdio", "workers", workers)
 	if ready != nil {
