@@ -26,9 +26,12 @@ test: ## Run every test (race detector on), then check no test postgres is left 
 bench: ## Run the benchmarks (medians: add -count 6 and compare with benchstat)
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-lint: $(STATICCHECK) ## gofmt check, go vet, staticcheck
+# staticcheck reads its checks from staticcheck.conf (all of them).
+lint: $(STATICCHECK) ## gofmt check, go.mod/go.sum tidy check, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@# Fails, printing the diff, when go.mod or go.sum is not what go mod tidy makes.
+	$(GO) mod tidy -diff
 	$(GO) vet $(PKGS)
 	$(STATICCHECK) $(PKGS)
 

@@ -19,18 +19,11 @@ import (
 // Snapshots (no database needed): Spider's and BIRD's tables.json give
 // table and column names, types, primary and foreign keys.
 
-// sharedData returns ../shared/data, or skips the test when it is absent.
+// sharedData returns ../shared/data; when it is absent the test is
+// skipped, or fails if PGMCP_REQUIRE_CORPUS=1 (pgtest.SharedPath).
 func sharedData(tb testing.TB) string {
 	tb.Helper()
-	dir := pgtest.SharedDir()
-	if dir == "" {
-		tb.Skip("../shared/data not found")
-	}
-	d := filepath.Join(dir, "data")
-	if _, err := os.Stat(d); err != nil {
-		tb.Skip("../shared/data not found")
-	}
-	return d
+	return pgtest.SharedPath(tb, "data")
 }
 
 // benchmarkDB is one database of tables.json.

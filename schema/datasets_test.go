@@ -15,7 +15,7 @@ import (
 // introspection shows, with a table and columns blocked.
 func TestIntrospectPagila(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(sharedData(t), "pagila")
+	dir := pgtest.SharedPath(t, "data/pagila")
 	db := pgtest.NewDB(t, pgtest.Empty)
 	for _, f := range []string{"pagila-schema.sql", "pagila-data.sql"} {
 		if errs := pgtest.LoadSQLFile(t, db.URL, filepath.Join(dir, f)); len(errs) > 0 {
@@ -117,7 +117,7 @@ func TestIntrospectPagila(t *testing.T) {
 // schemas and 427 comments.
 func TestIntrospectAdventureWorks(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(sharedData(t), "adventureworks", "install_schema_only.sql")
+	path := pgtest.SharedPath(t, "data/adventureworks/install_schema_only.sql")
 	db := pgtest.NewDB(t, pgtest.Empty)
 	errs := pgtest.LoadSQLFile(t, db.URL, path)
 	if len(errs) != 1 {

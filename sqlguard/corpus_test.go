@@ -6,14 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/pgmcp/pgmcp/tests/pgtest"
 )
 
-// corpusDir is the shared corpus, relative to this package's directory.
-const corpusDir = "../../shared/corpus"
+// The shared corpus (../shared/corpus) and data sets (../shared/data) are
+// found with pgtest.SharedPath: a test that needs a missing file is
+// skipped, or fails when PGMCP_REQUIRE_CORPUS=1 (CI).
 
 type corpusCase struct {
 	SQL      string `json:"sql"`
@@ -24,10 +26,7 @@ type corpusCase struct {
 
 func loadCorpus(t testing.TB, name string) []corpusCase {
 	t.Helper()
-	f, err := os.Open(filepath.Join(corpusDir, name))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("corpus %s not found", name)
-	}
+	f, err := os.Open(pgtest.SharedPath(t, "corpus/"+name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,10 +52,7 @@ func loadCorpus(t testing.TB, name string) []corpusCase {
 
 func shopPolicy(t testing.TB) *Policy {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(corpusDir, "shop_policy.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("shop_policy.json not found")
-	}
+	b, err := os.ReadFile(pgtest.SharedPath(t, "corpus/shop_policy.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,10 +67,7 @@ func shopPolicy(t testing.TB) *Policy {
 // shopCatalog is the Catalog of the corpus schema, shop_schema.sql.
 func shopCatalog(t testing.TB, searchPath []string) *Catalog {
 	t.Helper()
-	ddl, err := os.ReadFile(filepath.Join(corpusDir, "shop_schema.sql"))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("shop_schema.sql not found")
-	}
+	ddl, err := os.ReadFile(pgtest.SharedPath(t, "corpus/shop_schema.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,13 +2,14 @@ package sqlguard
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pgmcp/pgmcp/tests/pgtest"
 )
 
 // describeRelation is a relation in one line: "schema.name kind (col type,
@@ -383,11 +384,12 @@ func TestCatalogFromDDLShopSchema(t *testing.T) {
 // dev databases and compares it with tables.json: the same tables (by
 // count) and the same number of columns.
 func TestCatalogFromDDLSpiderDumps(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(dataDir, "spider", "pg_dbs", "*.sql"))
+	dir := pgtest.SharedPath(t, "data/spider/pg_dbs")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.sql"))
 	if len(files) == 0 {
-		t.Skip("Spider pg_dbs not found")
+		t.Fatalf("no Spider databases (*.sql) in %s", dir)
 	}
-	b, err := os.ReadFile(filepath.Join(dataDir, "spider", "tables.json"))
+	b, err := os.ReadFile(pgtest.SharedPath(t, "data/spider/tables.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,10 +455,7 @@ func TestCatalogFromDDLSpiderDumps(t *testing.T) {
 // materialized view, domains, an enum, functions and a pg_dump preamble
 // with an empty search_path.
 func TestCatalogFromDDLPagila(t *testing.T) {
-	ddl, err := os.ReadFile(filepath.Join(dataDir, "pagila", "pagila-schema.sql"))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("pagila not found")
-	}
+	ddl, err := os.ReadFile(pgtest.SharedPath(t, "data/pagila/pagila-schema.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}

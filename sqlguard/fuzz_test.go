@@ -10,6 +10,8 @@ import (
 
 	pg "github.com/pganalyze/pg_query_go/v5"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/pgmcp/pgmcp/tests/pgtest"
 )
 
 // unsafeNode scans a parse tree with protoreflect, independently of the
@@ -51,12 +53,14 @@ func unsafeNode(tree *pg.ParseResult) string {
 }
 
 // fuzzSeeds are the table cases, both corpora and the testdata seed files.
+// Without the shared corpus the fuzz target runs on the others (it fails
+// when PGMCP_REQUIRE_CORPUS=1).
 func fuzzSeeds(f *testing.F) {
 	for _, tc := range guardCases {
 		f.Add(tc.sql)
 	}
 	for _, name := range []string{"guard_reject.jsonl", "guard_accept.jsonl"} {
-		if _, err := os.Stat(filepath.Join(corpusDir, name)); err != nil {
+		if pgtest.OptionalSharedPath(f, "corpus/"+name) == "" {
 			continue
 		}
 		for _, c := range loadCorpus(f, name) {
@@ -162,10 +166,7 @@ func mustParse(t testing.TB, sql string) *pg.ParseResult {
 // so most are rejected): it never panics, every accepted query re-parses as
 // a safe SELECT, and LimitRows works on them.
 func TestRegressionSelects(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(dataDir, "corpus", "pg16_regress_pure_selects.jsonl"))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("regression SELECTs not found")
-	}
+	b, err := os.ReadFile(pgtest.SharedPath(t, "data/corpus/pg16_regress_pure_selects.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 
 	pg "github.com/pganalyze/pg_query_go/v5"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/pgmcp/pgmcp/tests/pgtest"
 )
 
 // TestNodeSchemaCurrent fails when nodes_gen.go was generated for another
@@ -250,7 +252,7 @@ func TestReflectWalkEquivalent(t *testing.T) {
 		sqls = append(sqls, tc.sql)
 	}
 	for _, name := range []string{"guard_reject.jsonl", "guard_accept.jsonl"} {
-		if _, err := os.Stat(filepath.Join(corpusDir, name)); err == nil {
+		if pgtest.OptionalSharedPath(t, "corpus/"+name) != "" {
 			for _, c := range loadCorpus(t, name) {
 				sqls = append(sqls, c.SQL)
 			}

@@ -12,10 +12,9 @@ import (
 	"testing"
 
 	pg "github.com/pganalyze/pg_query_go/v5"
-)
 
-// dataDir holds the shared public data sets, relative to this package.
-const dataDir = "../../shared/data"
+	"github.com/pgmcp/pgmcp/tests/pgtest"
+)
 
 // Acceptance floors: the share of queries that parse as one statement which
 // the guard accepts under a permissive policy. They are what the guard
@@ -50,7 +49,8 @@ type datasetSchema struct {
 	ColumnNamesOriginal [][2]any `json:"column_names_original"`
 }
 
-// datasetCatalogs reads a tables.json file into one Catalog per db_id
+// datasetCatalogs reads a tables.json file (a path under ../shared, see
+// pgtest.SharedPath) into one Catalog per db_id
 // (lower-cased, as the queries spell db_ids inconsistently), every
 // relation in schema public.
 //
@@ -73,9 +73,6 @@ type datasetSchema struct {
 func datasetCatalogs(t testing.TB, file string) map[string]*Catalog {
 	t.Helper()
 	b, err := os.ReadFile(file)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("%s not found", file)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,9 +138,10 @@ func attachPolicies(t testing.TB, qs []realQuery, cats map[string]*Catalog) {
 
 func loadBIRD(t *testing.T) []realQuery {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dataDir, "bird", "minidev_pg_predictions", "*.json"))
+	dir := pgtest.SharedPath(t, "data/bird/minidev_pg_predictions")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	if len(files) == 0 {
-		t.Skip("BIRD predictions not found")
+		t.Fatalf("no BIRD predictions (*.json) in %s", dir)
 	}
 	sort.Strings(files)
 	var out []realQuery
@@ -167,16 +165,13 @@ func loadBIRD(t *testing.T) []realQuery {
 			out = append(out, realQuery{sql: sql, source: filepath.Base(f) + "#" + k, db: strings.TrimSpace(db)})
 		}
 	}
-	attachPolicies(t, out, datasetCatalogs(t, filepath.Join(dataDir, "bird", "mini_dev_tables.json")))
+	attachPolicies(t, out, datasetCatalogs(t, pgtest.SharedPath(t, "data/bird/mini_dev_tables.json")))
 	return out
 }
 
 func loadSpider(t *testing.T) []realQuery {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dataDir, "spider", "dev_gold.sql"))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("Spider dev gold not found")
-	}
+	f, err := os.Open(pgtest.SharedPath(t, "data/spider/dev_gold.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +193,7 @@ func loadSpider(t *testing.T) []realQuery {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	attachPolicies(t, out, datasetCatalogs(t, filepath.Join(dataDir, "spider", "tables.json")))
+	attachPolicies(t, out, datasetCatalogs(t, pgtest.SharedPath(t, "data/spider/tables.json")))
 	return out
 }
 

@@ -1382,6 +1382,8 @@ func (w *walker) expandStar(n *pg.ColumnRef) []column {
 // accepted only where the composite type of expr is known and has it;
 // otherwise PostgreSQL would call a function (or cast to a type) named
 // like the field.
+//
+//lint:ignore ST1003 visit methods are named after the pg_query node type
 func (w *walker) visitA_Indirection(n *pg.A_Indirection) { w.indirection(n) }
 
 // indirection validates (expr)… and returns the composite type key of the

@@ -280,6 +280,7 @@ func (w *walker) checkOperator(names []*pg.Node, loc int32) {
 	}
 }
 
+//lint:ignore ST1003 visit methods are named after the pg_query node type
 func (w *walker) visitA_Expr(n *pg.A_Expr) {
 	switch n.Kind {
 	case pg.A_Expr_Kind_AEXPR_BETWEEN, pg.A_Expr_Kind_AEXPR_NOT_BETWEEN,

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,9 +13,6 @@ import (
 	"github.com/pgmcp/pgmcp/cmd/pgmcp/demodb"
 	"github.com/pgmcp/pgmcp/tests/pgtest"
 )
-
-// sharedCorpus is the sqlguard corpus, relative to this package directory.
-const sharedCorpus = "../../../shared/corpus"
 
 func writePolicy(t *testing.T, body string) string {
 	t.Helper()
@@ -198,12 +194,9 @@ func TestRunCheckNoCatalog(t *testing.T) {
 // (--schema) and against a database that holds it (--database-url, as the
 // corpus's read-only role).
 func TestRunCheckCorpus(t *testing.T) {
-	policy := filepath.Join(sharedCorpus, "shop_policy.json")
-	if _, err := os.Stat(policy); errors.Is(err, os.ErrNotExist) {
-		t.Skip("shared corpus not found")
-	}
+	policy := pgtest.SharedPath(t, "corpus/shop_policy.json")
 	t.Run("schema", func(t *testing.T) {
-		checkCorpus(t, "--schema", filepath.Join(sharedCorpus, "shop_schema.sql"), "--policy", policy)
+		checkCorpus(t, "--schema", pgtest.SharedPath(t, "corpus/shop_schema.sql"), "--policy", policy)
 	})
 	t.Run("database", func(t *testing.T) {
 		db := pgtest.NewDB(t, pgtest.Shop)
@@ -220,7 +213,7 @@ func checkCorpus(t *testing.T, args ...string) {
 		{"guard_accept.jsonl", 0, true},
 		{"guard_reject.jsonl", 1, false},
 	} {
-		in, err := os.ReadFile(filepath.Join(sharedCorpus, tc.file))
+		in, err := os.ReadFile(pgtest.SharedPath(t, "corpus/"+tc.file))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -427,6 +427,8 @@ func newSessionTable(idle time.Duration, maxSessions int, log *slog.Logger) *ses
 // ResolveSessionIdManager implements server.SessionIdManagerResolver: an
 // initialize admitted by the session layer gets a manager that records
 // its ID in the ticket.
+//
+//lint:ignore ST1003 the name is mcp-go's (server.SessionIdManagerResolver)
 func (t *sessionTable) ResolveSessionIdManager(r *http.Request) server.SessionIdManager {
 	if r != nil {
 		if tk, ok := r.Context().Value(ticketKey{}).(*initTicket); ok {

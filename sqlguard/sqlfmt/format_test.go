@@ -3,7 +3,6 @@ package sqlfmt
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"testing"
 
 	pg "github.com/pganalyze/pg_query_go/v5"
+
+	"github.com/pgmcp/pgmcp/tests/pgtest"
 )
 
 var formatGolden = []struct{ name, in, want string }{
@@ -346,7 +347,7 @@ func TestFormatCorpusInvariants(t *testing.T) {
 func runFormatInvariants(t *testing.T, srcs, sqls []string) {
 	t.Helper()
 	if len(sqls) == 0 {
-		t.Skip("no texts (the shared corpus or data set is absent)")
+		t.Fatal("no texts")
 	}
 	parsed, changed := 0, 0
 	for i, sql := range sqls {
@@ -399,13 +400,11 @@ func FuzzFormat(f *testing.F) {
 
 // --- test texts ---------------------------------------------------------------
 
-// The shared corpus and data sets (see /work/shared), relative to this
-// package's directory. The loaders below return nothing for a file that is
-// absent; runFormatInvariants then skips.
-const (
-	corpusDir = "../../../shared/corpus"
-	dataDir   = "../../../shared/data"
-)
+// The shared corpus and data sets (../shared/corpus, ../shared/data) are
+// found with pgtest.SharedPath: the loaders below skip the test when a file
+// is absent, or fail it when PGMCP_REQUIRE_CORPUS=1 (CI). allTexts, for
+// tests that have texts of their own, goes on without what is absent
+// (pgtest.OptionalSharedPath), and fails too when PGMCP_REQUIRE_CORPUS=1.
 
 // casesGlob matches sqlguard's multi-line case files, which are good
 // formatter input too. They stay in sqlguard's testdata: its tests own them.
@@ -415,10 +414,14 @@ var casesGlob = filepath.Join("..", "testdata", "cases", "*.sql")
 // and the sources ("name:line") to report them by.
 func loadCorpus(t testing.TB, name string) (srcs, sqls []string) {
 	t.Helper()
-	f, err := os.Open(filepath.Join(corpusDir, name))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	return readCorpus(t, pgtest.SharedPath(t, "corpus/"+name))
+}
+
+// readCorpus reads the corpus file at path.
+func readCorpus(t testing.TB, path string) (srcs, sqls []string) {
+	t.Helper()
+	name := filepath.Base(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,7 +463,16 @@ func loadCases(t testing.TB) (srcs, sqls []string) {
 // loadBIRD returns the model predictions of BIRD mini-dev.
 func loadBIRD(t testing.TB) (srcs, sqls []string) {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dataDir, "bird", "minidev_pg_predictions", "*.json"))
+	return readBIRD(t, pgtest.SharedPath(t, "data/bird/minidev_pg_predictions"))
+}
+
+// readBIRD reads the predictions in dir.
+func readBIRD(t testing.TB, dir string) (srcs, sqls []string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(files) == 0 {
+		t.Fatalf("no BIRD predictions (*.json) in %s", dir)
+	}
 	sort.Strings(files)
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -488,10 +500,13 @@ func loadBIRD(t testing.TB) (srcs, sqls []string) {
 // loadSpider returns the gold queries of Spider dev.
 func loadSpider(t testing.TB) (srcs, sqls []string) {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dataDir, "spider", "dev_gold.sql"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	return readSpider(t, pgtest.SharedPath(t, "data/spider/dev_gold.sql"))
+}
+
+// readSpider reads the gold queries at path.
+func readSpider(t testing.TB, path string) (srcs, sqls []string) {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,16 +530,24 @@ func loadSpider(t testing.TB) (srcs, sqls []string) {
 }
 
 // allTexts returns the texts of both corpora and the case files, and with
-// data set those of BIRD and Spider too (whichever are present).
+// data set those of BIRD and Spider too: whichever are present, unless
+// PGMCP_REQUIRE_CORPUS=1, which makes a missing one a failure.
 func allTexts(t testing.TB, data bool) (srcs, sqls []string) {
 	t.Helper()
 	add := func(s, q []string) { srcs, sqls = append(srcs, s...), append(sqls, q...) }
-	add(loadCorpus(t, "guard_accept.jsonl"))
-	add(loadCorpus(t, "guard_reject.jsonl"))
+	for _, name := range []string{"guard_accept.jsonl", "guard_reject.jsonl"} {
+		if p := pgtest.OptionalSharedPath(t, "corpus/"+name); p != "" {
+			add(readCorpus(t, p))
+		}
+	}
 	add(loadCases(t))
 	if data {
-		add(loadBIRD(t))
-		add(loadSpider(t))
+		if p := pgtest.OptionalSharedPath(t, "data/bird/minidev_pg_predictions"); p != "" {
+			add(readBIRD(t, p))
+		}
+		if p := pgtest.OptionalSharedPath(t, "data/spider/dev_gold.sql"); p != "" {
+			add(readSpider(t, p))
+		}
 	}
 	return srcs, sqls
 }

@@ -19,28 +19,6 @@ import (
 	"github.com/pgmcp/pgmcp/tests/pgtest"
 )
 
-// envRequireCorpus makes a missing corpus a failure instead of a skip (CI).
-const envRequireCorpus = "PGMCP_REQUIRE_CORPUS"
-
-// sharedPath returns ../shared/<rel>, or fails (PGMCP_REQUIRE_CORPUS=1) or
-// skips the test when it does not exist.
-func sharedPath(t testing.TB, rel string) string {
-	t.Helper()
-	dir := pgtest.SharedDir()
-	p := filepath.Join(dir, rel)
-	if dir != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	msg := fmt.Sprintf("corpus ../shared/%s not found", rel)
-	if os.Getenv(envRequireCorpus) == "1" {
-		t.Fatalf("%s (and %s=1)", msg, envRequireCorpus)
-	}
-	t.Skip(msg + "; set " + envRequireCorpus + "=1 to make that a failure")
-	return ""
-}
-
 // readJSONL reads the "sql" field of every line of a JSON Lines file.
 func readJSONL(t testing.TB, path string) []string {
 	t.Helper()
@@ -73,7 +51,7 @@ func readJSONL(t testing.TB, path string) []string {
 // shopPolicy reads ../shared/corpus/shop_policy.json.
 func shopPolicy(t testing.TB) *sqlguard.Policy {
 	t.Helper()
-	b, err := os.ReadFile(sharedPath(t, "corpus/shop_policy.json"))
+	b, err := os.ReadFile(pgtest.SharedPath(t, "corpus/shop_policy.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +69,6 @@ func shopPolicy(t testing.TB) *sqlguard.Policy {
 // failure).
 func shopTarget(t *testing.T, policy *sqlguard.Policy) *target {
 	t.Helper()
-	sharedPath(t, "corpus/shop_schema.sql")
 	db := pgtest.NewDB(t, pgtest.Shop)
 	name := db.Name
 	if srv := pgtest.Shared(t); srv.Cluster() != nil {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"testing"
+
+	"github.com/pgmcp/pgmcp/tests/pgtest"
 )
 
 // An input whose first byte is 0 is raw SQL (the rest of the bytes), so
@@ -34,7 +36,7 @@ func FuzzGuardOracle(f *testing.F) {
 	for i := range generatedSeeds {
 		f.Add(seedInput(i))
 	}
-	for _, s := range readJSONL(f, sharedPath(f, "corpus/guard_accept.jsonl")) {
+	for _, s := range readJSONL(f, pgtest.SharedPath(f, "corpus/guard_accept.jsonl")) {
 		f.Add(append([]byte{0}, s...))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -84,7 +84,7 @@
 //     tables; those accepted go through the oracle).
 //
 // A missing corpus skips its subtest, or fails it when PGMCP_REQUIRE_CORPUS=1
-// (CI). Until the guard's catalog resolution lands, Reads is empty and the
+// (CI; pgtest.SharedPath). Until the guard's catalog resolution lands, Reads is empty and the
 // test reports every read as missing.
 //
 // # Fuzzing (fuzz_test.go)
@@ -132,8 +132,8 @@ func TestGuardAgainstPostgres(t *testing.T) {
 
 	t.Run("shop", func(t *testing.T) {
 		t.Parallel()
-		acc := readJSONL(t, sharedPath(t, "corpus/guard_accept.jsonl"))
-		rej := readJSONL(t, sharedPath(t, "corpus/guard_reject.jsonl"))
+		acc := readJSONL(t, pgtest.SharedPath(t, "corpus/guard_accept.jsonl"))
+		rej := readJSONL(t, pgtest.SharedPath(t, "corpus/guard_reject.jsonl"))
 		tg := shopTarget(t, shopPolicy(t))
 		var items []item
 		for i, s := range acc {
@@ -147,8 +147,8 @@ func TestGuardAgainstPostgres(t *testing.T) {
 
 	t.Run("spider", func(t *testing.T) {
 		t.Parallel()
-		gold := sharedPath(t, "data/spider/dev_gold.sql")
-		dir := sharedPath(t, "data/spider/pg_dbs")
+		gold := pgtest.SharedPath(t, "data/spider/dev_gold.sql")
+		dir := pgtest.SharedPath(t, "data/spider/pg_dbs")
 		sqls, dbs := readSpiderGold(t, gold)
 		byDB := map[string][]string{}
 		for i, s := range sqls {
@@ -177,11 +177,11 @@ func TestGuardAgainstPostgres(t *testing.T) {
 
 	t.Run("bird", func(t *testing.T) {
 		t.Parallel()
-		tables := sharedPath(t, "data/bird/mini_dev_tables.json")
-		dir := sharedPath(t, "data/bird/minidev_pg_predictions")
+		tables := pgtest.SharedPath(t, "data/bird/mini_dev_tables.json")
+		dir := pgtest.SharedPath(t, "data/bird/minidev_pg_predictions")
 		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 		if len(files) == 0 {
-			sharedPath(t, "data/bird/minidev_pg_predictions/predict_mini_dev_gpt-4_postgresql.json")
+			pgtest.SharedPath(t, "data/bird/minidev_pg_predictions/predict_mini_dev_gpt-4_postgresql.json")
 		}
 		schemas, sqls, dbids, srcs := readBird(t, tables, files)
 		byDB := map[string][]string{}
@@ -206,7 +206,7 @@ func TestGuardAgainstPostgres(t *testing.T) {
 
 	t.Run("regress", func(t *testing.T) {
 		t.Parallel()
-		sqls := readJSONL(t, sharedPath(t, "data/corpus/pg16_regress_pure_selects.jsonl"))
+		sqls := readJSONL(t, pgtest.SharedPath(t, "data/corpus/pg16_regress_pure_selects.jsonl"))
 		tg := shopTarget2(t)
 		var items []item
 		for i, s := range sqls {
@@ -220,7 +220,6 @@ func TestGuardAgainstPostgres(t *testing.T) {
 // regression SELECTs, so that they run beside the shop corpus.
 func shopTarget2(t *testing.T) *target {
 	t.Helper()
-	sharedPath(t, "corpus/shop_schema.sql")
 	db := pgtest.NewDB(t, pgtest.Shop)
 	return newTarget(t, db.Name, []string{"public", "sales"}, shopPolicy(t))
 }

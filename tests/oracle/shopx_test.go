@@ -62,7 +62,6 @@ func shopxPolicy(t testing.TB) *sqlguard.Policy {
 // shopxTarget makes a shop database with shopxDDL.
 func shopxTarget(t testing.TB) *target {
 	t.Helper()
-	sharedPath(t, "corpus/shop_schema.sql")
 	db := pgtest.NewDB(t, pgtest.Shop)
 	db.Exec(t, shopxDDL)
 	return newTarget(t, db.Name, []string{"public", "sales"}, shopxPolicy(t))

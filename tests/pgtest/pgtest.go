@@ -65,11 +65,12 @@ const (
 	Demo
 	// Shop holds ../shared/corpus/shop_schema.sql, the schema the sqlguard
 	// corpus assumes. Tests using it are skipped when the shared folder is
-	// absent.
+	// absent, or fail if PGMCP_REQUIRE_CORPUS=1 (see SharedPath).
 	Shop
 	// Pagila holds the Pagila sample database (../shared/data/pagila), with
 	// SELECT on all its tables for the Reader role. Tests using it are
-	// skipped when the shared folder is absent.
+	// skipped when the shared folder is absent, or fail if
+	// PGMCP_REQUIRE_CORPUS=1 (see SharedPath).
 	Pagila
 )
 
@@ -221,11 +222,11 @@ func start() (*Server, error) {
 // when the test ends.
 func NewDB(tb testing.TB, tmpl Template) *DB {
 	tb.Helper()
-	if tmpl == Shop && ShopSchemaPath() == "" {
-		tb.Skip("pgtest: ../shared/corpus/shop_schema.sql not found")
-	}
-	if tmpl == Pagila && pagilaDir() == "" {
-		tb.Skip("pgtest: ../shared/data/pagila not found")
+	switch tmpl {
+	case Shop:
+		SharedPath(tb, "corpus/shop_schema.sql")
+	case Pagila:
+		SharedPath(tb, "data/pagila/pagila-schema.sql")
 	}
 	s := Shared(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -19,15 +19,15 @@ type Code string
 
 // The engine's own codes. Never rename one.
 const (
-	// CodeInvalidArgument: the call's arguments are wrong (both or neither
+	// CodeInvalidArgument means the call's arguments are wrong (both or neither
 	// of question and sql, a value out of range, a malformed argument).
 	CodeInvalidArgument Code = "invalid_argument"
-	// CodeUnknownDatabase: the database argument names no configured
+	// CodeUnknownDatabase means the database argument names no configured
 	// database.
 	CodeUnknownDatabase Code = "unknown_database"
-	// CodeInternal: an unexpected failure; the server log has the details.
+	// CodeInternal means an unexpected failure; the server log has the details.
 	CodeInternal Code = "internal"
-	// CodeTimeout: the call's own deadline passed outside any database or
+	// CodeTimeout means the call's own deadline passed outside any database or
 	// model call (which have codes of their own).
 	CodeTimeout Code = "timeout"
 )

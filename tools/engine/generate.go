@@ -12,7 +12,7 @@ import (
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
-// CodeAttemptsExceeded: the model did not write an acceptable query within
+// CodeAttemptsExceeded means the model did not write an acceptable query within
 // the attempts a question may take. Never rename it. (A question with no
 // model configured fails with llm's llm_not_configured.)
 const CodeAttemptsExceeded Code = "attempts_exhausted"

@@ -10,8 +10,12 @@ import (
 
 // Codes of the serving limits. Never rename one.
 const (
+	// CodeRateLimited means the caller made more calls than its rate limit
+	// allows (PGMCP_RATE_LIMIT); the hint says when to retry.
 	CodeRateLimited Code = "rate_limited"
-	CodeBusy        Code = "busy"
+	// CodeBusy means every execution slot stayed taken for the queue wait
+	// (PGMCP_MAX_CONCURRENT_QUERIES, PGMCP_QUEUE_TIMEOUT): retry shortly.
+	CodeBusy Code = "busy"
 )
 
 // RateLimit is a token bucket per identity: Rate calls per second on

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,11 +25,7 @@ type corpusCase struct {
 
 func readCorpus(t *testing.T, name string) []corpusCase {
 	t.Helper()
-	dir := pgtest.SharedDir()
-	if dir == "" {
-		t.Skip("../shared/corpus not found")
-	}
-	f, err := os.Open(filepath.Join(dir, "corpus", name))
+	f, err := os.Open(pgtest.SharedPath(t, "corpus/"+name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +50,7 @@ func readCorpus(t *testing.T, name string) []corpusCase {
 // the catalog q reads.
 func shopPolicy(t *testing.T, db string, q Querier) *sqlguard.Policy {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(pgtest.SharedDir(), "corpus", "shop_policy.json"))
+	b, err := os.ReadFile(pgtest.SharedPath(t, "corpus/shop_policy.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
