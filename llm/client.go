@@ -685,11 +685,21 @@ func (c *Client) Models(ctx context.Context) ([]string, error) {
 		case errors.Is(context.Cause(ctx), errCallTimeout):
 			return nil, &Error{Code: CodeTimeout, Message: fmt.Sprintf("the model endpoint %s did not answer within %s", c.host, c.timeout), Err: err}
 		case errors.As(err, &apiErr):
-			return nil, &Error{Code: CodeBadRequest, Message: fmt.Sprintf("the model endpoint %s answered %d: %s", c.host, apiErr.HTTPStatusCode, oneLine(apiErr.Message, 200)), Err: err}
+			st := apiErr.HTTPStatusCode
+			msg := fmt.Sprintf("the model endpoint %s answered %d", c.host, st)
+			// Never echo the server's text for 401/403: OpenAI's quotes part
+			// of the key (see classifyStatus).
+			if detail := oneLine(redactString(apiErr.Message, c.apiKey), 200); detail != "" &&
+				st != http.StatusUnauthorized && st != http.StatusForbidden {
+				msg += ": " + detail
+			}
+			return nil, &Error{Code: CodeBadRequest, Message: msg, Err: err, Status: st}
 		case errors.As(err, &reqErr):
-			return nil, &Error{Code: CodeBadRequest, Message: fmt.Sprintf("the model endpoint %s answered HTTP %d to GET /models", c.host, reqErr.HTTPStatusCode), Err: err}
+			return nil, &Error{Code: CodeBadRequest, Message: fmt.Sprintf("the model endpoint %s answered HTTP %d to GET /models", c.host, reqErr.HTTPStatusCode), Err: err, Status: reqErr.HTTPStatusCode}
+		case isNetworkError(err):
+			return nil, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("cannot reach the model endpoint %s (%s)", c.host, networkReason(err)), Err: err}
 		default:
-			return nil, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("cannot reach the model endpoint %s: %s", c.host, oneLine(err.Error(), 200)), Err: err}
+			return nil, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("the model endpoint %s did not answer with a model list", c.host), Err: err}
 		}
 	}
 	out := make([]string, 0, len(list.Models))

@@ -63,8 +63,15 @@ type Error struct {
 	// server's Retry-After for CodeUnavailable, the time until the next probe
 	// for CodeCircuitOpen. Zero when unknown.
 	RetryAfter time.Duration
+	// Status is the HTTP status of the server's answer when the failure is
+	// an HTTP error status (401 or 403 for a missing or rejected API key,
+	// 404, 429, 5xx...), so callers can tell these apart without reading
+	// Message; 0 when no error status was received (network failures,
+	// timeouts, a bad answer, a refusal).
+	Status int
 }
 
+// Error is "code: message"; the cause (Err) is never part of it.
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 func (e *Error) Unwrap() error { return e.Err }
 

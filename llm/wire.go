@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -241,7 +242,7 @@ func (c *Client) classifyStatus(err error, a *attempt, status int, serverMsg, ha
 		if status == http.StatusTooManyRequests {
 			what = "is rate limiting requests"
 		}
-		f.err = &Error{Code: CodeUnavailable, Err: err, RetryAfter: f.retryAfter,
+		f.err = &Error{Code: CodeUnavailable, Err: err, RetryAfter: f.retryAfter, Status: status,
 			Message: fmt.Sprintf("the LLM server at %s %s (HTTP %d) after %s",
 				c.host, what, status, plural(attempts, "attempt"))}
 		if f.retryAfter > 0 {
@@ -262,7 +263,7 @@ func (c *Client) classifyStatus(err error, a *attempt, status int, serverMsg, ha
 	switch {
 	case status >= 500:
 		f.outcome = outcomeFailure
-		f.err = &Error{Code: CodeUnavailable, Err: err,
+		f.err = &Error{Code: CodeUnavailable, Err: err, Status: status,
 			Message: fmt.Sprintf("the LLM server at %s failed (HTTP %d)", c.host, status)}
 		return f
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
@@ -285,7 +286,7 @@ func (c *Client) classifyStatus(err error, a *attempt, status int, serverMsg, ha
 		status != http.StatusUnauthorized && status != http.StatusForbidden {
 		msg += ": " + detail
 	}
-	f.err = &Error{Code: CodeBadRequest, Err: err, Message: msg}
+	f.err = &Error{Code: CodeBadRequest, Err: err, Message: msg, Status: status}
 	return f
 }
 
@@ -343,10 +344,52 @@ func networkReason(err error) string {
 		return "timed out"
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection closed unexpectedly"
-	case strings.Contains(err.Error(), "tls:"), strings.Contains(err.Error(), "x509:"):
+	case isTLSError(err):
 		return "TLS error"
 	}
 	return "network error"
+}
+
+// isTLSError reports a failed TLS handshake or certificate check: an error
+// of crypto/tls or crypto/x509 in err's chain. It goes by the errors'
+// types, not their text; the package is what tells them apart because the
+// alerts crypto/tls raises on a TCP connection (in a *net.OpError) are of
+// an unexported type. A handshake failure crypto/tls reports with a plain
+// errors.New is not recognised (it is then "network error").
+func isTLSError(err error) bool {
+	for _, e := range chain(err) {
+		t := reflect.TypeOf(e)
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if p := t.PkgPath(); p == "crypto/tls" || p == "crypto/x509" {
+			return true
+		}
+	}
+	return false
+}
+
+// chain lists err and every error it wraps (Unwrap() error and
+// Unwrap() []error), depth first.
+func chain(err error) []error {
+	var out []error
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil || len(out) >= 64 {
+			return
+		}
+		out = append(out, e)
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, w := range u.Unwrap() {
+				walk(w)
+			}
+		}
+	}
+	walk(err)
+	return out
 }
 
 func isJSONError(err error) bool {

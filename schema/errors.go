@@ -19,7 +19,8 @@ type Error struct {
 	Err     error
 }
 
-func (e *Error) Error() string { return e.Message }
+// Error is "code: message"; the cause (Err) is never part of it.
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 func (e *Error) Unwrap() error { return e.Err }
 
 func introspectionError(err error) error {

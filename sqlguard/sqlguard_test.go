@@ -281,7 +281,7 @@ func TestCheck(t *testing.T) {
 			if ge.Code != tc.want {
 				t.Errorf("code %s (%s), want %s", ge.Code, ge.Message, tc.want)
 			}
-			if ge.Message == "" || ge.Error() != ge.Message {
+			if ge.Message == "" || ge.Error() != string(ge.Code)+": "+ge.Message {
 				t.Errorf("bad message %q", ge.Message)
 			}
 			checkMessage(t, tc.sql, ge)

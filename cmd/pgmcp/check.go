@@ -137,7 +137,7 @@ func runCheck(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 			return checkUsage
 		}
 	} else if err := engine.LoadPolicyCatalog(ctx, *dbURL, policy, checkConnectTimeout); err != nil {
-		fmt.Fprintf(stderr, "pgmcp check: %v\n", err)
+		fmt.Fprintf(stderr, "pgmcp check: %s\n", problem(err))
 		return checkUsage
 	}
 
@@ -154,7 +154,7 @@ func runCheck(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 			v.Message = err.Error()
 			var ge *sqlguard.Error
 			if errors.As(err, &ge) {
-				v.Code = string(ge.Code)
+				v.Code, v.Message = string(ge.Code), ge.Message
 			}
 		}
 		return enc.Encode(v)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path"
 	"slices"
@@ -150,7 +151,7 @@ func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
 	start := time.Now()
 	pool, err := pgexec.NewPool(ctx, dc.URL, pgexec.Options{SearchPath: pol.SearchPath, MaxConns: 2, ConnectTimeout: cfg.Limits.ConnectTimeout})
 	if err != nil {
-		d.fail("cannot connect: "+err.Error(),
+		d.fail("cannot connect: "+problem(err),
 			"check the URL, that PostgreSQL runs and accepts connections from this host (listen_addresses, pg_hba.conf), and the password")
 		return
 	}
@@ -160,7 +161,7 @@ func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
 	schemas := engine.PolicySchemas(pol)
 	r, err := pgexec.InspectRole(ctx, pool, schemas)
 	if err != nil {
-		d.fail("cannot inspect the role: "+err.Error(), "")
+		d.fail("cannot inspect the role: "+problem(err), "")
 		return
 	}
 	d.ok("reachable in %s: PostgreSQL %s, database %s, role %s", time.Since(start).Round(time.Millisecond), r.ServerVersion, r.Database, r.Name)
@@ -222,7 +223,7 @@ func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
 	shadows, err := pgexec.Shadowing(ctx, pool, sqlguard.AllowedFunctions(), sqlguard.AllowedOperators(), pol.SearchPath)
 	switch {
 	case err != nil:
-		d.fail("cannot list functions and operators: "+err.Error(), "")
+		d.fail("cannot list functions and operators: "+problem(err), "")
 	case len(shadows) > 0:
 		d.fail(fmt.Sprintf("%d function%s or operator%[2]s outside pg_catalog could be called instead of a builtin the guard allows: %s",
 			len(shadows), plural(len(shadows), "", "s"), summarize(shadows, 5)),
@@ -262,12 +263,12 @@ func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
 func (d *doctor) functions(ctx context.Context, pool *pgxpool.Pool, cfg *Config, dc DatabaseConfig, r pgexec.RoleReport) {
 	callers, source, err := callerRoles(ctx, pool, cfg, dc, r.Name)
 	if err != nil {
-		d.fail("cannot list the roles pgmcp may switch to: "+err.Error(), "fix the tokens file (pgmcp token new writes valid entries)")
+		d.fail("cannot list the roles pgmcp may switch to: "+problem(err), "fix the tokens file (pgmcp token new writes valid entries)")
 		return
 	}
 	rep, err := pgexec.CheckFunctions(ctx, pool, append([]string{r.Name}, callers...))
 	if err != nil {
-		d.fail("cannot check which functions the role may execute: "+err.Error(), "")
+		d.fail("cannot check which functions the role may execute: "+problem(err), "")
 		return
 	}
 	if n := len(rep.Missing); n > 0 {
@@ -432,7 +433,7 @@ func (d *doctor) tempFileLimit(ctx context.Context, pool *pgxpool.Pool, r pgexec
 	v, err := pgexec.TempFileLimit(ctx, pool)
 	switch {
 	case err != nil:
-		d.fail("cannot read temp_file_limit: "+err.Error(), "")
+		d.fail("cannot read temp_file_limit: "+problem(err), "")
 	case v == "-1":
 		d.warn(fmt.Sprintf("temp_file_limit is unset (-1) for role %s: one query can write temporary files (sorts, hashes) until the disk is full", r.Name),
 			fmt.Sprintf("as a superuser (%s is an example: the most temporary file space one query may use; new sessions pick it up, and a caller's role does not change it):\n%s",
@@ -538,7 +539,7 @@ func (d *doctor) model(ctx context.Context, cfg *Config) {
 	fix := "check PGMCP_LLM_BASE_URL (it usually ends in /v1, e.g. http://localhost:11434/v1 for Ollama) and that the server runs"
 	var le *llm.Error
 	switch {
-	case strings.Contains(err.Error(), " 401") || strings.Contains(err.Error(), " 403"):
+	case errors.As(err, &le) && (le.Status == http.StatusUnauthorized || le.Status == http.StatusForbidden):
 		fix = "check PGMCP_LLM_API_KEY"
 	case listErr == nil && len(models) > 0:
 		fix = fmt.Sprintf("set PGMCP_LLM_MODEL to a model the endpoint serves: %s (for Ollama: ollama pull %s)", summarize(models, 5), m.Model())

@@ -17,6 +17,12 @@ import (
 // model configured fails with llm's llm_not_configured.)
 const CodeAttemptsExceeded Code = "attempts_exhausted"
 
+// CodeNoSQLFound means the model's answer held no SQL in the format asked
+// for. It is told to the model in the repair prompt, never to a client
+// (whose call goes on to the next attempt, or ends with
+// attempts_exhausted). Never rename it.
+const CodeNoSQLFound Code = "no_sql_found"
+
 // generation is the outcome of the model loop.
 type generation struct {
 	// SQL is the last SQL the model wrote ("" if it never wrote any).
@@ -129,7 +135,7 @@ func (e *Engine) generateLoop(ctx context.Context, a *Access, question string, m
 				return g, err
 			}
 			g.last = err
-			fail.Rejection = &prompts.Rejection{Code: "no_sql_found",
+			fail.Rejection = &prompts.Rejection{Code: string(CodeNoSQLFound),
 				Message: "your answer did not contain a SQL query in the JSON format asked for"}
 		} else {
 			g.SQL = sql

@@ -107,8 +107,8 @@ func Shadowing(ctx context.Context, pool *pgxpool.Pool, funcs, ops, searchPath [
 	return append(f, o...), nil
 }
 
-// CodeCatalogUnreadable: the catalog snapshot the guard resolves names
-// against could not be read. Never rename it.
+// CodeCatalogUnreadable means the catalog snapshot the guard resolves
+// names against could not be read. Never rename it.
 const CodeCatalogUnreadable Code = "catalog_unreadable"
 
 // Querier is what LoadCatalog reads through: a *pgxpool.Pool, a *pgx.Conn

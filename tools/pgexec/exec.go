@@ -7,9 +7,9 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,10 +22,20 @@ import (
 
 // Executor error codes. Never rename one.
 const (
-	CodeQueryTimeout      Code = "query_timeout"
+	// CodeQueryTimeout: the query ran longer than the statement timeout,
+	// waited too long for a lock, or did not finish before the call's
+	// deadline.
+	CodeQueryTimeout Code = "query_timeout"
+	// CodeReadOnlyViolation: the query tried to write in the read-only
+	// transaction (SQLSTATE 25006).
 	CodeReadOnlyViolation Code = "read_only_violation"
-	CodeQueryFailed       Code = "query_failed"
-	CodeCancelled         Code = "cancelled"
+	// CodeQueryFailed: PostgreSQL refused or failed the query (PG holds its
+	// SQLSTATE and a message without data values), or the query could not
+	// be run as asked.
+	CodeQueryFailed Code = "query_failed"
+	// CodeCancelled: the call was cancelled (by the caller, or on the server
+	// by pg_cancel_backend or an administrator) before it finished.
+	CodeCancelled Code = "cancelled"
 	// CodeResultTooLarge: the server sent a row (or another message) larger
 	// than the pool's message bound; none of it was read.
 	CodeResultTooLarge Code = "result_too_large"
@@ -523,12 +533,21 @@ func execErrorIn(ctx context.Context, err error, src source) error {
 	}
 }
 
+// isNetError reports whether err says the connection itself failed: a
+// connect error, a network error (*net.OpError and every net.Error), the
+// peer resetting the connection or a write into a closed one (ECONNRESET,
+// EPIPE, also when not wrapped in a *net.OpError), an end of stream in the
+// middle of a message, or a pgx connection already closed by an earlier
+// failure (pgconn.ErrConnClosed). It looks at types and sentinels only,
+// never at the error's text.
 func isNetError(err error) bool {
 	var ce *pgconn.ConnectError
+	var oe *net.OpError
 	var ne net.Error
-	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "broken pipe") ||
-		strings.Contains(err.Error(), "connection reset")
+	return errors.As(err, &ce) || errors.As(err, &oe) || errors.As(err, &ne) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // PgError describes a PostgreSQL error the client may see.

@@ -18,9 +18,9 @@ import (
 // no transaction of its own is opened), bounded by ctx only. Their errors
 // are *Error.
 
-// CodeRoleUnusable: the privileges of a role named for a caller could not
-// be read, most often because the role does not exist (SQLSTATE 42704 in
-// the cause). Never rename it.
+// CodeRoleUnusable means the privileges of a role named for a caller could
+// not be read, most often because the role does not exist (SQLSTATE 42704
+// in the cause). Never rename it.
 const CodeRoleUnusable Code = "role_unusable"
 
 // readError maps a failed read of what to an *Error: the code execError

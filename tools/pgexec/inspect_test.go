@@ -142,7 +142,7 @@ func TestRoleAccessErrors(t *testing.T) {
 	if codeOf(err) != CodeRoleUnusable || !errors.As(err, &pe) || pe.Code != "42704" {
 		t.Errorf("missing role: %v, want %s caused by SQLSTATE 42704", err, CodeRoleUnusable)
 	}
-	if want := `cannot read the privileges of role "pgmcp_no_such_role": role "pgmcp_no_such_role" does not exist (SQLSTATE 42704)`; err == nil || err.Error() != want {
+	if want := `role_unusable: cannot read the privileges of role "pgmcp_no_such_role": role "pgmcp_no_such_role" does not exist (SQLSTATE 42704)`; err == nil || err.Error() != want {
 		t.Errorf("missing role: %q, want %q", err, want)
 	}
 

@@ -33,15 +33,27 @@ type Code string
 
 // Error codes. They are part of pgmcp's interface: never rename one.
 const (
-	CodeBadURL         Code = "bad_database_url"
-	CodeUnreachable    Code = "db_unavailable"
-	CodeAuthFailed     Code = "db_auth_failed"
+	// CodeBadURL: the database URL cannot be parsed (the message shows it
+	// with its password redacted).
+	CodeBadURL Code = "bad_database_url"
+	// CodeUnreachable: the database cannot be reached or does not accept
+	// connections now (refused, DNS, no answer within the connect timeout,
+	// starting up or shutting down), or it stopped answering during a call.
+	CodeUnreachable Code = "db_unavailable"
+	// CodeAuthFailed: the database refused pgmcp's login (SQLSTATE 28P01 or
+	// 28000).
+	CodeAuthFailed Code = "db_auth_failed"
+	// CodePrivilegedRole: the login role is a superuser or has BYPASSRLS,
+	// which pgmcp refuses to run as (unless
+	// PGMCP_ALLOW_PRIVILEGED_ROLE=true).
 	CodePrivilegedRole Code = "privileged_role"
-	// CodeFunctionShadowed refuses to start when a function or operator in
-	// the search path could be called instead of a builtin the guard
-	// allows (the CVE-2018-1058 class).
+	// CodeFunctionShadowed: a function or operator in the search path
+	// could be called instead of a builtin the guard allows (the
+	// CVE-2018-1058 class), so pgmcp refuses to start.
 	CodeFunctionShadowed Code = "function_shadowed"
-	CodeSessionPinning   Code = "session_not_pinned"
+	// CodeSessionPinning: the server (or a proxy in front of it) did not
+	// apply pgmcp's read-only session settings, so it is not used.
+	CodeSessionPinning Code = "session_not_pinned"
 )
 
 // Error is an error of this package. Message is safe to show a user: it
@@ -55,7 +67,8 @@ type Error struct {
 	PG *PgError
 }
 
-func (e *Error) Error() string { return e.Message }
+// Error is "code: message"; the cause (Err) is never part of it.
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 func (e *Error) Unwrap() error { return e.Err }
 
 // Options configure a pool.

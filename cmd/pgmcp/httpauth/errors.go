@@ -53,12 +53,9 @@ type Error struct {
 	Err error
 }
 
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return string(e.Code) + ": " + e.Message + ": " + e.Err.Error()
-	}
-	return string(e.Code) + ": " + e.Message
-}
+// Error is "code: message". The cause (Err) is never part of it: it is
+// for the log, where the caller records it on its own.
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 
 func (e *Error) Unwrap() error { return e.Err }
 

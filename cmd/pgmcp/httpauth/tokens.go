@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -159,6 +160,10 @@ func ParseTokensFile(data []byte) ([]TokenEntry, error) {
 	hashes := map[string]int{}
 	for i, r := range raw {
 		n := i + 1
+		if f, ok := unknownField(r); ok {
+			problems = append(problems, fmt.Sprintf("entry %d: unknown field %q (the fields are %s)", n, f, strings.Join(entryFields, ", ")))
+			continue
+		}
 		d := json.NewDecoder(bytes.NewReader(r))
 		d.DisallowUnknownFields()
 		var e TokenEntry
@@ -201,10 +206,44 @@ func describeJSONError(err error) error {
 		}
 		return fmt.Errorf("%q must be %s, not a JSON %s", te.Field, jsonKind(te.Type.String()), te.Value)
 	}
-	if strings.HasPrefix(err.Error(), "json: unknown field ") {
-		return fmt.Errorf("%s (the fields are name, token_sha256, role, databases, policy)", strings.TrimPrefix(err.Error(), "json: "))
-	}
 	return err
+}
+
+// entryFields are the JSON names of TokenEntry's fields.
+var entryFields = func() []string {
+	t := reflect.TypeFor[TokenEntry]()
+	names := make([]string, 0, t.NumField())
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	return names
+}()
+
+// unknownField returns the first key of the JSON object r that names no
+// field of TokenEntry, compared as encoding/json matches them (ignoring
+// case). ok is false when every key is known, and when r is not a
+// well-formed object (decoding it then says what is wrong).
+func unknownField(r json.RawMessage) (field string, ok bool) {
+	d := json.NewDecoder(bytes.NewReader(r))
+	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+		return "", false
+	}
+	for d.More() {
+		tok, err := d.Token()
+		if err != nil {
+			return "", false
+		}
+		key, _ := tok.(string)
+		if !slices.ContainsFunc(entryFields, func(f string) bool { return strings.EqualFold(f, key) }) {
+			return key, true
+		}
+		var skip json.RawMessage
+		if err := d.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 func jsonKind(goType string) string {
