@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -138,32 +137,9 @@ func attachPolicies(t testing.TB, qs []realQuery, cats map[string]*Catalog) {
 
 func loadBIRD(t *testing.T) []realQuery {
 	t.Helper()
-	dir := pgtest.SharedPath(t, "data/bird/minidev_pg_predictions")
-	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	if len(files) == 0 {
-		t.Fatalf("no BIRD predictions (*.json) in %s", dir)
-	}
-	sort.Strings(files)
 	var out []realQuery
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m map[string]string
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			// "SQL\t----- bird -----\tdb_id"
-			sql, db, _ := strings.Cut(m[k], "\t----- bird -----\t")
-			out = append(out, realQuery{sql: sql, source: filepath.Base(f) + "#" + k, db: strings.TrimSpace(db)})
-		}
+	for _, p := range pgtest.ReadBIRDPredictions(t, pgtest.SharedPath(t, "data/bird/minidev_pg_predictions")) {
+		out = append(out, realQuery{sql: p.SQL, source: p.Source, db: p.DB})
 	}
 	attachPolicies(t, out, datasetCatalogs(t, pgtest.SharedPath(t, "data/bird/mini_dev_tables.json")))
 	return out

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -469,30 +468,8 @@ func loadBIRD(t testing.TB) (srcs, sqls []string) {
 // readBIRD reads the predictions in dir.
 func readBIRD(t testing.TB, dir string) (srcs, sqls []string) {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	if len(files) == 0 {
-		t.Fatalf("no BIRD predictions (*.json) in %s", dir)
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m map[string]string
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			// "SQL\t----- bird -----\tdb_id"
-			sql, _, _ := strings.Cut(m[k], "\t----- bird -----\t")
-			srcs, sqls = append(srcs, filepath.Base(f)+"#"+k), append(sqls, sql)
-		}
+	for _, p := range pgtest.ReadBIRDPredictions(t, dir) {
+		srcs, sqls = append(srcs, p.Source), append(sqls, p.SQL)
 	}
 	return srcs, sqls
 }

@@ -1,8 +1,11 @@
 package pgtest
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 )
 
@@ -25,17 +28,7 @@ func CorpusRequired() bool { return os.Getenv(EnvRequireCorpus) == "1" }
 // such test passes in CI without having read its data.
 func SharedPath(tb testing.TB, rel string) string {
 	tb.Helper()
-	p, ok := lookupShared(rel)
-	if ok {
-		return p
-	}
-	if CorpusRequired() {
-		tb.Fatalf("pgtest: ../shared/%s not found (looked for %s) and %s=1: the shared corpus and data must be in ../shared next to the repository root",
-			rel, p, EnvRequireCorpus)
-	}
-	tb.Skipf("pgtest: ../shared/%s not found (looked for %s); skipped (%s=1 makes this a failure)",
-		rel, p, EnvRequireCorpus)
-	return ""
+	return sharedOr(tb, rel, tb.Skipf, "skipped")
 }
 
 // OptionalSharedPath is SharedPath for data a test can do without (extra
@@ -43,6 +36,14 @@ func SharedPath(tb testing.TB, rel string) string {
 // ../shared/<rel> is missing it fails the test if PGMCP_REQUIRE_CORPUS=1,
 // and otherwise logs that and returns "" (the test goes on without it).
 func OptionalSharedPath(tb testing.TB, rel string) string {
+	tb.Helper()
+	return sharedOr(tb, rel, tb.Logf, "going on without it")
+}
+
+// sharedOr returns the path of ../shared/<rel>; when it is missing it
+// fails the test under PGMCP_REQUIRE_CORPUS=1, else tells it with report
+// (saying what happens then) and returns "".
+func sharedOr(tb testing.TB, rel string, report func(format string, args ...any), then string) string {
 	tb.Helper()
 	p, ok := lookupShared(rel)
 	if ok {
@@ -52,8 +53,7 @@ func OptionalSharedPath(tb testing.TB, rel string) string {
 		tb.Fatalf("pgtest: ../shared/%s not found (looked for %s) and %s=1: the shared corpus and data must be in ../shared next to the repository root",
 			rel, p, EnvRequireCorpus)
 	}
-	tb.Logf("pgtest: ../shared/%s not found (looked for %s); going on without it (%s=1 makes this a failure)",
-		rel, p, EnvRequireCorpus)
+	report("pgtest: ../shared/%s not found (looked for %s); %s (%s=1 makes this a failure)", rel, p, then, EnvRequireCorpus)
 	return ""
 }
 
@@ -69,4 +69,44 @@ func lookupShared(rel string) (string, bool) {
 		return p, false
 	}
 	return p, true
+}
+
+// BIRDPrediction is one predicted query of the BIRD mini-dev set.
+type BIRDPrediction struct {
+	Source string // file#key
+	SQL    string
+	DB     string // the BIRD database id
+}
+
+// ReadBIRDPredictions reads every *.json prediction file of dir (a map of
+// key to "SQL\t----- bird -----\tdb_id"), files and keys in sorted order.
+// No file is a test failure.
+func ReadBIRDPredictions(tb testing.TB, dir string) []BIRDPrediction {
+	tb.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(files) == 0 {
+		tb.Fatalf("no BIRD predictions (*.json) in %s", dir)
+	}
+	sort.Strings(files)
+	var out []BIRDPrediction
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var m map[string]string
+		if err := json.Unmarshal(b, &m); err != nil {
+			tb.Fatalf("%s: %v", f, err)
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			sql, db, _ := strings.Cut(m[k], "\t----- bird -----\t")
+			out = append(out, BIRDPrediction{Source: filepath.Base(f) + "#" + k, SQL: sql, DB: strings.TrimSpace(db)})
+		}
+	}
+	return out
 }
