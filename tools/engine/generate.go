@@ -103,18 +103,7 @@ func overBudget(ctx context.Context, g *generation, err error) error {
 
 // generateLoop is generate's loop of attempts and repairs.
 func (e *Engine) generateLoop(ctx context.Context, a *Access, question string, maxRows int, step func(*sqlguard.Query) error) (*generation, error) {
-	db := a.db
-	prep, err := a.schema.Get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sel := prep.Select(question, a.schema.Options().TokenBudget)
-	e.cfg.Logger.DebugContext(ctx, "schema selected for the question", "database", db.Name, "tables", len(sel.Tables),
-		"of", sel.Total, "tokens", sel.Tokens, "why", sel.Explain())
-	msgs, err := prompts.Build(prompts.Request{
-		Database: db.Name, ServerVersion: db.ServerVersion, Schema: sel.Render().Text,
-		Now: e.now(), TimeZone: db.TimeZone, MaxRows: maxRows, Examples: db.Examples, Question: question,
-	})
+	msgs, err := e.prompt(ctx, a, question, maxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +167,24 @@ func (e *Engine) generateLoop(ctx context.Context, a *Access, question string, m
 		return g, nil
 	}
 	return g, g.exhausted()
+}
+
+// prompt is what the model is first sent for a question: the schema
+// selected for it within the caller's token budget, the examples and the
+// question.
+func (e *Engine) prompt(ctx context.Context, a *Access, question string, maxRows int) ([]prompts.Message, error) {
+	db := a.db
+	prep, err := a.schema.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sel := prep.Select(question, a.schema.Options().TokenBudget)
+	e.cfg.Logger.DebugContext(ctx, "schema selected for the question", "database", db.Name, "tables", len(sel.Tables),
+		"of", sel.Total, "tokens", sel.Tokens, "why", sel.Explain())
+	return prompts.Build(prompts.Request{
+		Database: db.Name, ServerVersion: db.ServerVersion, Schema: sel.Render().Text,
+		Now: e.now(), TimeZone: db.TimeZone, MaxRows: maxRows, Examples: db.Examples, Question: question,
+	})
 }
 
 // complete calls the model and records the call's metrics.

@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pgmcp/pgmcp/tests/pgtest"
+	"github.com/pgmcp/pgmcp/tools/pgexec"
+)
+
+// spiderLiteral matches the string literals of Spider's gold SQL (SQLite
+// dialect: "double" or 'single' quotes).
+var spiderLiteral = regexp.MustCompile(`"([^"]*)"|'([^']*)'`)
+
+// The shares measured on the tree before value grounding (issue 17): 380
+// of 417 literals are in the prompt (0.911), 127 of them beyond the
+// question's own words (0.305, the planner's common values). A change that
+// sends the model fewer of the values it needs fails here.
+const (
+	valueRecallFloor       = 0.91
+	valueRecallBeyondFloor = 0.30
+)
+
+// TestValueRecallSpider measures value recall on Spider dev: the 19
+// PostgreSQL ports of ../shared/data/spider/pg_dbs are loaded (and
+// ANALYZEd, so the schema shows the planner's common values), and for
+// every dev question on them, each string literal of its gold SQL (LIKE
+// wildcards stripped) is looked for, case-sensitively as SQL compares it,
+// in what the model is first sent: the whole prompt, and the prompt
+// without the question's own words (the schema, common values and
+// examples). Set PGMCP_RECALL_VERBOSE=1 to list the misses.
+func TestValueRecallSpider(t *testing.T) {
+	dir := pgtest.SharedPath(t, "data/spider/pg_dbs")
+	devPath := pgtest.SharedPath(t, "data/spider/dev.json")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.sql"))
+	if len(files) == 0 {
+		t.Fatalf("no Spider databases in %s", dir)
+	}
+	dbs := make([]*Database, len(files))
+	var wg sync.WaitGroup
+	errs := make([]error, len(files))
+	for i, f := range files {
+		stem := strings.ToLower(strings.TrimSuffix(filepath.Base(f), ".sql"))
+		pdb := pgtest.NewDB(t, pgtest.Empty)
+		wg.Go(func() {
+			if le := pgtest.LoadSQLFile(t, pdb.URL, f); len(le) > 0 {
+				t.Logf("%s: %d statements of the dump failed, the first: %v", stem, len(le), le[0])
+			}
+			pool := pdb.Pool(t)
+			if _, err := pool.Exec(t.Context(), "ANALYZE"); err != nil {
+				errs[i] = err
+				return
+			}
+			dbs[i], errs[i] = Open(t.Context(), DatabaseSpec{Name: stem, URL: pdb.URL, AllowPrivilegedRole: true,
+				Policy: PolicySource{AllowedSchemas: []string{"public"}}, Pool: pgexec.Options{ConnectTimeout: 10 * time.Second}}, nil)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%s: %v", files[i], err)
+		}
+		t.Cleanup(dbs[i].Pool.Close)
+	}
+	eng, err := New(Config{Databases: dbs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := map[string]bool{}
+	for _, db := range dbs {
+		loaded[db.Name] = true
+	}
+
+	b, err := os.ReadFile(devPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dev []struct {
+		DB       string `json:"db_id"`
+		Query    string `json:"query"`
+		Question string `json:"question"`
+	}
+	if err := json.Unmarshal(b, &dev); err != nil {
+		t.Fatal(err)
+	}
+	verbose := os.Getenv("PGMCP_RECALL_VERBOSE") != ""
+	var questions, literals, inPrompt, outsideQuestion, inQuestionOnly int
+	var misses []string
+	for i, q := range dev {
+		if !loaded[strings.ToLower(q.DB)] {
+			continue
+		}
+		var lits []string
+		for _, m := range spiderLiteral.FindAllStringSubmatch(q.Query, -1) {
+			lit := strings.Trim(m[1]+m[2], "%")
+			if lit != "" {
+				lits = append(lits, lit)
+			}
+		}
+		if len(lits) == 0 {
+			continue
+		}
+		questions++
+		a, err := eng.Access(t.Context(), strings.ToLower(q.DB))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := eng.prompt(t.Context(), a, q.Question, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all strings.Builder
+		for _, m := range msgs {
+			all.WriteString(m.Content + "\n")
+		}
+		text := all.String()
+		rest := strings.ReplaceAll(text, q.Question, "")
+		for _, lit := range lits {
+			literals++
+			switch {
+			case strings.Contains(rest, lit):
+				inPrompt++
+				outsideQuestion++
+			case strings.Contains(text, lit):
+				inPrompt++
+				inQuestionOnly++
+			default:
+				kind := "not in the prompt"
+				if strings.Contains(strings.ToLower(text), strings.ToLower(lit)) {
+					kind = "only in another case"
+				}
+				misses = append(misses, fmt.Sprintf("dev #%d [%s] %q: %q %s", i, q.DB, q.Question, lit, kind))
+			}
+		}
+	}
+	if questions == 0 {
+		t.Fatal("no Spider dev question with a string literal on the loaded databases")
+	}
+	share := float64(inPrompt) / float64(literals)
+	t.Logf("spider dev, %d databases: %d questions with string literals, %d literals; in the prompt %d (%.3f): %d beyond the question's own text, %d only in the question; missed %d",
+		len(dbs), questions, literals, inPrompt, share, outsideQuestion, inQuestionOnly, len(misses))
+	kinds := map[string]int{}
+	for _, m := range misses {
+		kinds[m[strings.LastIndex(m, "\" ")+2:]]++
+	}
+	keys := make([]string, 0, len(kinds))
+	for k := range kinds {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.Logf("  misses %s: %d", k, kinds[k])
+	}
+	if verbose {
+		for _, m := range misses {
+			t.Log("  miss:", m)
+		}
+	}
+	if share < valueRecallFloor {
+		t.Errorf("value recall %.3f is below the floor %.2f", share, valueRecallFloor)
+	}
+	if beyond := float64(outsideQuestion) / float64(literals); beyond < valueRecallBeyondFloor {
+		t.Errorf("value recall beyond the question's words %.3f is below the floor %.2f", beyond, valueRecallBeyondFloor)
+	}
+}
