@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgmcp/pgmcp/schema"
 	"github.com/pgmcp/pgmcp/tests/pgtest"
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
@@ -94,9 +95,17 @@ func TestValueRecallSpider(t *testing.T) {
 	verbose := os.Getenv("PGMCP_RECALL_VERBOSE") != ""
 	var questions, literals, inPrompt, outsideQuestion, inQuestionOnly int
 	var misses []string
+	var tokens []int // prompt tokens of every question on the loaded databases
 	for i, q := range dev {
 		if !loaded[strings.ToLower(q.DB)] {
 			continue
+		}
+		if msgs, err := eng.prompt(t.Context(), mustAccess(t, eng, q.DB), q.Question, 100); err == nil {
+			n := 0
+			for _, m := range msgs {
+				n += schema.EstimateTokens(m.Content)
+			}
+			tokens = append(tokens, n)
 		}
 		var lits []string
 		for _, m := range spiderLiteral.FindAllStringSubmatch(q.Query, -1) {
@@ -109,11 +118,7 @@ func TestValueRecallSpider(t *testing.T) {
 			continue
 		}
 		questions++
-		a, err := eng.Access(t.Context(), strings.ToLower(q.DB))
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs, err := eng.prompt(t.Context(), a, q.Question, 100)
+		msgs, err := eng.prompt(t.Context(), mustAccess(t, eng, q.DB), q.Question, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,6 +152,9 @@ func TestValueRecallSpider(t *testing.T) {
 	share := float64(inPrompt) / float64(literals)
 	t.Logf("spider dev, %d databases: %d questions with string literals, %d literals; in the prompt %d (%.3f): %d beyond the question's own text, %d only in the question; missed %d",
 		len(dbs), questions, literals, inPrompt, share, outsideQuestion, inQuestionOnly, len(misses))
+	sort.Ints(tokens)
+	t.Logf("prompt tokens over %d questions (bytes/4): median %d, p95 %d, max %d",
+		len(tokens), tokens[len(tokens)/2], tokens[len(tokens)*95/100], tokens[len(tokens)-1])
 	kinds := map[string]int{}
 	for _, m := range misses {
 		kinds[m[strings.LastIndex(m, "\" ")+2:]]++
@@ -170,4 +178,14 @@ func TestValueRecallSpider(t *testing.T) {
 	if beyond := float64(outsideQuestion) / float64(literals); beyond < valueRecallBeyondFloor {
 		t.Errorf("value recall beyond the question's words %.3f is below the floor %.2f", beyond, valueRecallBeyondFloor)
 	}
+}
+
+// mustAccess is the caller's access to database (its name lower-cased).
+func mustAccess(t *testing.T, eng *Engine, database string) *Access {
+	t.Helper()
+	a, err := eng.Access(t.Context(), strings.ToLower(database))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
