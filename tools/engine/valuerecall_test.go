@@ -38,7 +38,19 @@ const (
 // in what the model is first sent: the whole prompt, and the prompt
 // without the question's own words (the schema, common values and
 // examples). Set PGMCP_RECALL_VERBOSE=1 to list the misses.
-func TestValueRecallSpider(t *testing.T) {
+// spiderQuestion is one question of Spider dev.
+type spiderQuestion struct {
+	DB       string `json:"db_id"`
+	Query    string `json:"query"`
+	Question string `json:"question"`
+}
+
+// loadSpider loads the 19 PostgreSQL ports of ../shared/data/spider/pg_dbs,
+// each into a database of its own (ANALYZEd, so the schema shows the
+// planner's common values), opens them (named by their Spider db_id, lower
+// case), and reads Spider dev.
+func loadSpider(t *testing.T) ([]*Database, []spiderQuestion) {
+	t.Helper()
 	dir := pgtest.SharedPath(t, "data/spider/pg_dbs")
 	devPath := pgtest.SharedPath(t, "data/spider/dev.json")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.sql"))
@@ -71,6 +83,19 @@ func TestValueRecallSpider(t *testing.T) {
 		}
 		t.Cleanup(dbs[i].Pool.Close)
 	}
+	b, err := os.ReadFile(devPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dev []spiderQuestion
+	if err := json.Unmarshal(b, &dev); err != nil {
+		t.Fatal(err)
+	}
+	return dbs, dev
+}
+
+func TestValueRecallSpider(t *testing.T) {
+	dbs, dev := loadSpider(t)
 	eng, err := New(Config{Databases: dbs})
 	if err != nil {
 		t.Fatal(err)
@@ -78,19 +103,6 @@ func TestValueRecallSpider(t *testing.T) {
 	loaded := map[string]bool{}
 	for _, db := range dbs {
 		loaded[db.Name] = true
-	}
-
-	b, err := os.ReadFile(devPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dev []struct {
-		DB       string `json:"db_id"`
-		Query    string `json:"query"`
-		Question string `json:"question"`
-	}
-	if err := json.Unmarshal(b, &dev); err != nil {
-		t.Fatal(err)
 	}
 	verbose := os.Getenv("PGMCP_RECALL_VERBOSE") != ""
 	var questions, literals, inPrompt, outsideQuestion, inQuestionOnly int

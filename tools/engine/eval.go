@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/pgmcp/pgmcp/sqlguard"
+	"github.com/pgmcp/pgmcp/tools/pgexec"
+)
+
+// EvalCase is one question of an eval file (one JSON object per line).
+type EvalCase struct {
+	ID         string `json:"id,omitempty"`
+	Question   string `json:"question"`
+	Database   string `json:"database,omitempty"`
+	Difficulty string `json:"difficulty,omitempty"`
+	// GoldSQL is the reference query; it is run read-only, through the
+	// guard, like any SQL.
+	GoldSQL string `json:"gold_sql,omitempty"`
+	// GoldRows are the reference rows, when there is no gold SQL (row
+	// order then never counts).
+	GoldRows [][]any `json:"gold_rows,omitempty"`
+}
+
+// EvalOutcome is how the pipeline did on one case.
+type EvalOutcome struct {
+	ID         string  `json:"id"`
+	Database   string  `json:"database"`
+	Question   string  `json:"question"`
+	Difficulty string  `json:"difficulty,omitempty"`
+	SQL        string  `json:"sql"`
+	Correct    bool    `json:"correct"`
+	SoftF1     float64 `json:"soft_f1"`
+	Attempts   int     `json:"attempts"`
+	ElapsedMS  float64 `json:"elapsed_ms" jsonschema:"the whole question: model calls, repairs and queries"`
+	// Error is the code of the prediction's failure (it then scores 0).
+	Error string `json:"error,omitempty"`
+	// GoldError is set when the gold SQL could not be run (or was cut by
+	// the row cap): the case is not scorable and counts in no share.
+	GoldError string `json:"gold_error,omitempty"`
+}
+
+// Evaluate runs one case through the real pipeline (Query, as the caller in
+// ctx, with the engine's model, guard and limits), runs the gold SQL the
+// same way, and scores the prediction: execution accuracy (ExecutionMatch;
+// order counts only when the gold SQL has a top-level ORDER BY) and
+// soft-F1.
+func (e *Engine) Evaluate(ctx context.Context, c EvalCase) EvalOutcome {
+	out := EvalOutcome{ID: c.ID, Database: c.Database, Question: c.Question, Difficulty: c.Difficulty}
+	if out.Database == "" {
+		out.Database = e.cfg.Databases[0].Name
+	}
+	gold, ordered, gerr := e.gold(ctx, c)
+	if gerr != "" {
+		out.GoldError = gerr
+	}
+	start := time.Now()
+	res, err := e.Query(ctx, QueryArgs{Question: c.Question, Database: c.Database, MaxRows: e.cfg.MaxRows})
+	out.ElapsedMS = float64(time.Since(start).Microseconds()) / 1000
+	if err != nil {
+		info := Describe(err)
+		out.Error, out.SQL = info.Code, info.SQL
+		return out
+	}
+	out.SQL, out.Attempts = res.SQL, res.Attempts
+	if out.GoldError != "" {
+		return out
+	}
+	pred := ResultSetFrom(&pgexec.Result{Columns: res.Columns, Rows: res.Rows})
+	out.Correct = ExecutionMatch(gold, pred, ordered)
+	out.SoftF1 = SoftF1(gold, pred)
+	return out
+}
+
+// gold is the case's reference result and whether its order counts, or
+// why there is none.
+func (e *Engine) gold(ctx context.Context, c EvalCase) (ResultSet, bool, string) {
+	if strings.TrimSpace(c.GoldSQL) == "" {
+		if c.GoldRows == nil {
+			return ResultSet{}, false, "no gold_sql nor gold_rows"
+		}
+		return ResultSet{Rows: c.GoldRows}, false, ""
+	}
+	res, err := e.Query(ctx, QueryArgs{SQL: c.GoldSQL, Database: c.Database, MaxRows: e.cfg.MaxRows})
+	if err != nil {
+		return ResultSet{}, false, Describe(err).Code
+	}
+	if res.Truncated {
+		return ResultSet{}, false, "gold_truncated"
+	}
+	// The query passed the guard as this caller a moment ago: its shape
+	// says whether it orders.
+	ordered := false
+	if a, err := e.Access(ctx, c.Database); err == nil {
+		if q, err := sqlguard.Check(res.SQL, a.policy); err == nil {
+			ordered = len(q.Shape().OrderBy) > 0
+		}
+	}
+	return ResultSetFrom(&pgexec.Result{Columns: res.Columns, Rows: res.Rows}), ordered, ""
+}

@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgmcp/pgmcp/llm"
+	"github.com/pgmcp/pgmcp/tests/fakellm"
+)
+
+// TestEvaluateSpider runs Evaluate over Spider dev on the 19 PostgreSQL
+// ports with a scripted model: answering every question with its gold SQL
+// scores 100% of the scorable cases (those whose gold SQL runs here: 662;
+// most of the others are SQLite dialect, "double-quoted" strings, that
+// PostgreSQL reads as names); with
+// a known wrong answer for every fifth of them, it scores exactly the
+// expected share, and a wrong answer's soft-F1 is below 1.
+func TestEvaluateSpider(t *testing.T) {
+	dbs, dev := loadSpider(t)
+	loaded := map[string]bool{}
+	for _, db := range dbs {
+		loaded[db.Name] = true
+	}
+	fake := fakellm.New(t, fakellm.Sequence())
+	model, err := llm.New(llm.Config{BaseURL: fake.URL(), Model: "fake-model", Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := New(Config{Databases: dbs, LLM: model, MaxRows: 10000, MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wrongSQL = "SELECT 'pgmcp: a wrong answer' AS wrong"
+	run := func(wrong func(i int) bool) (scorable, correct, wrongs int, goldErrors map[string]int) {
+		goldErrors = map[string]int{}
+		for i, q := range dev {
+			db := strings.ToLower(q.DB)
+			if !loaded[db] {
+				continue
+			}
+			c := EvalCase{ID: q.DB + "#" + q.Question, Question: q.Question, Database: db, GoldSQL: q.Query}
+			answer := q.Query
+			isWrong := wrong(scorable)
+			if isWrong {
+				answer = wrongSQL
+			}
+			fake.SetScript(fakellm.Sequence(fakellm.SQL(answer)))
+			out := eng.Evaluate(t.Context(), c)
+			if out.GoldError != "" {
+				goldErrors[out.GoldError]++
+				continue
+			}
+			scorable++
+			if isWrong {
+				wrongs++
+				if out.Correct || out.SoftF1 >= 1 {
+					t.Errorf("dev #%d: the wrong answer scored correct=%v soft-F1 %.2f", i, out.Correct, out.SoftF1)
+				}
+			} else if !out.Correct || out.SoftF1 != 1 || out.Error != "" {
+				t.Errorf("dev #%d [%s] %q: the gold answer scored correct=%v soft-F1 %.2f error %q (sql %s)", i, q.DB, q.Question, out.Correct, out.SoftF1, out.Error, out.SQL)
+			}
+			if out.Correct {
+				correct++
+			}
+		}
+		return
+	}
+	scorable, correct, _, goldErrors := run(func(int) bool { return false })
+	t.Logf("gold answers: %d of %d scorable cases correct; gold SQL not runnable here: %v", correct, scorable, goldErrors)
+	if scorable < 600 || correct != scorable {
+		t.Errorf("gold answers: %d of %d correct (want all, of at least 600)", correct, scorable)
+	}
+	scorable2, correct2, wrongs, _ := run(func(n int) bool { return n%5 == 0 })
+	t.Logf("every fifth answer wrong: %d of %d correct (%d wrong answers)", correct2, scorable2, wrongs)
+	if scorable2 != scorable || correct2 != scorable2-wrongs {
+		t.Errorf("with %d wrong answers of %d: %d correct, want exactly %d", wrongs, scorable2, correct2, scorable2-wrongs)
+	}
+}
