@@ -203,7 +203,7 @@ func askFailed(stderr io.Writer, err error) int {
 	return exitFailure
 }
 
-// openCLI starts a terminal command (ask, schema): it loads the
+// openCLI starts a terminal command (ask, schema, eval): it loads the
 // configuration, starts the demo database when asked, and connects. done
 // closes the connections and stops the demo.
 func openCLI(ctx context.Context, environ []string, demo bool, stderr io.Writer) (eng *engine.Engine, done func(), err error) {

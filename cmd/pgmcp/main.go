@@ -41,6 +41,7 @@ Usage:
                                          catalog or a DDL file; one JSON verdict per query
   pgmcp ask [flags] "question"           answer a question (or --sql "SELECT …") and print the result
   pgmcp schema [--question "…"]          print the schema the model sees (the relevance selection for a question)
+  pgmcp eval [flags] FILE.jsonl          score the model on your questions: execution accuracy and soft-F1 against gold SQL
   pgmcp doctor                           check configuration, database, role and model, with a fix for each problem
   pgmcp token new [flags] NAME           make a bearer token for HTTP (its entry for PGMCP_AUTH_TOKENS_FILE)
   pgmcp version                          print the version
@@ -79,6 +80,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return runAsk(ctx, args[1:], environ, stdin, stdout, stderr)
 	case "schema":
 		return runSchema(ctx, args[1:], environ, stdout, stderr)
+	case "eval":
+		return runEval(ctx, args[1:], environ, stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, args[1:], environ, stdout, stderr)
 	case "token":

@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/pgmcp/pgmcp/llm"
 	"github.com/pgmcp/pgmcp/sqlguard"
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
@@ -34,6 +36,10 @@ type EvalOutcome struct {
 	SoftF1     float64 `json:"soft_f1"`
 	Attempts   int     `json:"attempts"`
 	ElapsedMS  float64 `json:"elapsed_ms" jsonschema:"the whole question: model calls, repairs and queries"`
+	// PromptTokens and CompletionTokens are the model's, as it reported
+	// them, over every call of the question.
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
 	// Error is the code of the prediction's failure (it then scores 0).
 	Error string `json:"error,omitempty"`
 	// GoldError is set when the gold SQL could not be run (or was cut by
@@ -56,8 +62,10 @@ func (e *Engine) Evaluate(ctx context.Context, c EvalCase) EvalOutcome {
 		out.GoldError = gerr
 	}
 	start := time.Now()
-	res, err := e.Query(ctx, QueryArgs{Question: c.Question, Database: c.Database, MaxRows: e.cfg.MaxRows})
+	var use Usage
+	res, err := e.Query(WithUsage(ctx, &use), QueryArgs{Question: c.Question, Database: c.Database, MaxRows: e.cfg.MaxRows})
 	out.ElapsedMS = float64(time.Since(start).Microseconds()) / 1000
+	_, out.PromptTokens, out.CompletionTokens = use.Totals()
 	if err != nil {
 		info := Describe(err)
 		out.Error, out.SQL = info.Code, info.SQL
@@ -98,4 +106,43 @@ func (e *Engine) gold(ctx context.Context, c EvalCase) (ResultSet, bool, string)
 		}
 	}
 	return ResultSetFrom(&pgexec.Result{Columns: res.Columns, Rows: res.Rows}), ordered, ""
+}
+
+// Usage counts the model calls and tokens of the calls made with a context
+// WithUsage gave; safe for concurrent use.
+type Usage struct {
+	mu                                    sync.Mutex
+	calls, promptTokens, completionTokens int
+}
+
+// Totals returns the model calls and the prompt and completion tokens.
+func (u *Usage) Totals() (calls, prompt, completion int) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.calls, u.promptTokens, u.completionTokens
+}
+
+func (u *Usage) add(resp *llm.Response) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.calls++
+	if resp != nil {
+		u.promptTokens += resp.Usage.PromptTokens
+		u.completionTokens += resp.Usage.CompletionTokens
+	}
+}
+
+type usageKey struct{}
+
+// WithUsage returns ctx counting the model use of the calls made with it
+// into u.
+func WithUsage(ctx context.Context, u *Usage) context.Context {
+	return context.WithValue(ctx, usageKey{}, u)
+}
+
+// noteUsage counts a model call in ctx's Usage, if any.
+func noteUsage(ctx context.Context, resp *llm.Response) {
+	if u, ok := ctx.Value(usageKey{}).(*Usage); ok {
+		u.add(resp)
+	}
 }

@@ -192,6 +192,7 @@ func (e *Engine) complete(ctx context.Context, msgs []prompts.Message, maxTokens
 	start := time.Now()
 	resp, err := e.cfg.LLM.Complete(ctx, llm.Request{Messages: toLLM(msgs), MaxTokens: maxTokens})
 	e.metrics.observeModel(resp, err, time.Since(start))
+	noteUsage(ctx, resp)
 	return resp, err
 }
 
