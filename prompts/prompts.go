@@ -74,6 +74,9 @@ type Request struct {
 	Examples []Example
 	// Question is the analyst's question.
 	Question string
+	// ValueHints are lines like "public.singer.country has 'France'":
+	// stored values that match words of the question (grounding).
+	ValueHints string
 }
 
 type view struct {

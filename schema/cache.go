@@ -264,5 +264,13 @@ func (c *Cache) load(ctx context.Context, full bool, f Filter, prev *Prepared) (
 	if err != nil {
 		return nil, false, err
 	}
-	return Prepare(snap), true, nil
+	p := Prepare(snap)
+	if c.opts.Values {
+		cols, err := LoadValues(ctx, c.db, snap, c.opts.ValuesPerColumn, c.opts.ValuesTimeout)
+		if err != nil && c.log != nil {
+			c.log.Warn("some column values could not be read for grounding; questions get hints from the others", "err", err)
+		}
+		p.values = NewValueIndex(cols, ValueIndexOptions{MaxValuesPerColumn: c.opts.ValuesPerColumn})
+	}
+	return p, true, nil
 }

@@ -34,6 +34,16 @@ type Options struct {
 	CommonValues bool
 	// LoadTimeout bounds one catalog load (default 2m).
 	LoadTimeout time.Duration
+	// Values indexes, at each load, the distinct values of the text-like
+	// columns the schema shows (LoadValues), for grounding questions
+	// (Prepared.Values). The reads are the cache's role's.
+	Values bool
+	// ValuesPerColumn bounds the values read per column (default
+	// DefaultValuesPerColumn).
+	ValuesPerColumn int
+	// ValuesTimeout bounds the value reads of one load (default
+	// DefaultValuesTimeout).
+	ValuesTimeout time.Duration
 }
 
 // DefaultOptions returns the defaults: TTL 5m, budget 6000 tokens, common

@@ -51,7 +51,12 @@ type Prepared struct {
 	vocab      []string         // every term, sorted
 	neighbours [][]int          // by foreign key, both directions, sorted, unique
 	byName     map[string]int
+	values     *ValueIndex // nil unless the cache indexes values
 }
+
+// Values is the index of the schema's column values (nil when the cache
+// does not index them; a nil index matches nothing).
+func (ix *Prepared) Values() *ValueIndex { return ix.values }
 
 // Prepare prepares s for rendering and selection.
 func Prepare(s *Snapshot) *Prepared {

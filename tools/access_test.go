@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgmcp/pgmcp/schema"
 	"github.com/pgmcp/pgmcp/sqlguard"
+	"github.com/pgmcp/pgmcp/tests/fakellm"
 	"github.com/pgmcp/pgmcp/tests/pgtest"
 	"github.com/pgmcp/pgmcp/tools/engine"
 )
@@ -176,5 +178,68 @@ func TestIdentityDatabasesAndPolicy(t *testing.T) {
 	}
 	if !strings.Contains(got.text, "customers") || strings.Contains(got.text, "  email text") {
 		t.Errorf("dave's schema text: %s", got.text)
+	}
+}
+
+// TestValueHintsNeverCrossRoles: with the schema's value index on, a
+// caller without a role of its own is told the stored values matching its
+// question, but a caller whose queries run as a database role under
+// row-level security is not, since the index was read as the login role,
+// which sees rows that role does not.
+func TestValueHintsNeverCrossRoles(t *testing.T) {
+	var alice string
+	f := newQueryFixture(t, fixtureOpts{
+		script: func(int, fakellm.Request) fakellm.Reply { return fakellm.SQL("SELECT body FROM notes") },
+		setup: func(db *pgtest.DB) {
+			alice = "alice_" + db.Name[len(db.Name)-8:]
+			var login string
+			login, db.ReaderURL = db.PrivateReader(t)
+			db.Exec(t, `CREATE TABLE public.notes (owner name NOT NULL, body text NOT NULL);
+				INSERT INTO public.notes VALUES ('`+alice+`', 'alice groceries'), ('someone', 'Zanzibar treasure map');
+				ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
+				CREATE POLICY own_notes ON public.notes USING (owner = current_user OR current_user = '`+login+`');
+				CREATE ROLE `+alice+` NOLOGIN;
+				GRANT `+alice+` TO `+login+`;
+				GRANT USAGE ON SCHEMA public TO `+alice+`;
+				GRANT SELECT ON public.notes TO `+alice+`;`)
+			t.Cleanup(func() { db.Exec(t, `DROP TABLE public.notes; DROP OWNED BY `+alice+`; DROP ROLE `+alice+`;`) })
+		},
+		deps: func(d *engine.Config) {
+			opts := schema.DefaultOptions()
+			opts.Values = true
+			d.Databases[0].SchemaOptions = &opts
+		},
+	})
+	f.setPolicy(t, `{"allowed_schemas": ["public"], "search_path": ["public"]}`)
+	const question = "Which note mentions the zanzibar treasure map?"
+	prompt := func(ctx context.Context) string {
+		t.Helper()
+		before := len(f.fake.Requests())
+		if o := f.queryCtx(t, ctx, map[string]any{"question": question, "dry_run": true}); o.isError {
+			t.Fatalf("question: %s", o.text)
+		}
+		reqs := f.fake.Requests()
+		if len(reqs) <= before {
+			t.Fatal("the model was not asked")
+		}
+		var b strings.Builder
+		for _, m := range reqs[len(reqs)-1].Messages {
+			b.WriteString(m.Content)
+		}
+		return b.String()
+	}
+	// The control: the login role's index holds the value, and a caller
+	// without a role is shown it.
+	if p := prompt(t.Context()); !strings.Contains(p, "'Zanzibar treasure map'") {
+		t.Fatalf("a caller without a role is not shown the matching value; prompt:\n%s", p)
+	}
+	ctx := engine.WithIdentity(t.Context(), engine.Identity{Name: "alice", Role: alice})
+	if p := prompt(ctx); strings.Contains(p, "Zanzibar treasure map") || strings.Contains(p, "has '") {
+		t.Errorf("alice, under row-level security, is shown values of rows she cannot read:\n%s", p)
+	}
+	// Her own query sees only her row, so the value is hers to find only
+	// through SQL she may run.
+	if o := f.queryCtx(t, ctx, map[string]any{"sql": "SELECT body FROM notes"}); o.isError || o.out.RowCount != 1 {
+		t.Errorf("alice's own rows: %+v", o)
 	}
 }

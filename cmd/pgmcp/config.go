@@ -110,9 +110,11 @@ type LLMConfig struct {
 // SchemaConfig is how the schema is cached and shown to the model
 // (PGMCP_SCHEMA_*).
 type SchemaConfig struct {
-	CacheTTL     time.Duration `env:"CACHE_TTL" envDefault:"5m" desc:"How long the schema is served from cache before a cheap change check (SIGHUP reloads at once)."`
-	TokenBudget  int           `env:"TOKEN_BUDGET" envDefault:"6000" desc:"Tokens of schema sent to the model; over it, the tables most relevant to the question are chosen."`
-	CommonValues bool          `env:"COMMON_VALUES" envDefault:"true" desc:"Show the model the most common values of low-cardinality text and enum columns (from pg_stats; never blocked columns)."`
+	CacheTTL        time.Duration `env:"CACHE_TTL" envDefault:"5m" desc:"How long the schema is served from cache before a cheap change check (SIGHUP reloads at once)."`
+	TokenBudget     int           `env:"TOKEN_BUDGET" envDefault:"6000" desc:"Tokens of schema sent to the model; over it, the tables most relevant to the question are chosen."`
+	CommonValues    bool          `env:"COMMON_VALUES" envDefault:"true" desc:"Show the model the most common values of low-cardinality text and enum columns (from pg_stats; never blocked columns)."`
+	Values          bool          `env:"VALUES" envDefault:"true" desc:"At each schema load, index the distinct values of text columns (bounded, sampled on big tables, 20s at most; never blocked columns) and show the model those matching the question's words. Callers with a database role of their own get no hints (the index is read as the login role)."`
+	ValuesPerColumn int           `env:"VALUES_PER_COLUMN" envDefault:"1000" desc:"Most distinct values indexed per column (the most frequent first)."`
 }
 
 // HTTPConfig is the streamable HTTP transport: its address, MCP sessions,
@@ -462,6 +464,9 @@ func (s *SchemaConfig) validate(bad reporter) {
 	}
 	if s.TokenBudget < 200 || s.TokenBudget > 200000 {
 		bad("TokenBudget", "must be between 200 and 200000, got %d", s.TokenBudget)
+	}
+	if s.ValuesPerColumn < 1 || s.ValuesPerColumn > 100000 {
+		bad("ValuesPerColumn", "must be between 1 and 100000, got %d", s.ValuesPerColumn)
 	}
 }
 

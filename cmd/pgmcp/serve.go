@@ -293,7 +293,8 @@ func databaseSpec(cfg *Config, dc DatabaseConfig) engine.DatabaseSpec {
 			MaxMessageBytes:  cfg.Limits.MaxRowBytes,
 		},
 		AllowPrivilegedRole: cfg.AllowPrivilegedRole,
-		Schema:              &schema.Options{TTL: cfg.Schema.CacheTTL, TokenBudget: cfg.Schema.TokenBudget, CommonValues: cfg.Schema.CommonValues},
+		Schema: &schema.Options{TTL: cfg.Schema.CacheTTL, TokenBudget: cfg.Schema.TokenBudget, CommonValues: cfg.Schema.CommonValues,
+			Values: cfg.Schema.Values, ValuesPerColumn: cfg.Schema.ValuesPerColumn},
 	}
 }
 

@@ -111,8 +111,14 @@ func (db *Database) narrowed(ctx context.Context, id Identity, base *sqlguard.Po
 		}
 	}
 	p := sqlguard.Narrow(base, extra)
+	opts := db.Schema.Options()
+	if id.Role != "" {
+		// Values read as the login role would show rows the caller's role
+		// may not see (row-level security): no value index for it.
+		opts.Values = false
+	}
 	n := &narrowing{base: base, raw: string(id.Policy), role: id.Role, policy: p,
-		cache: schema.NewCache(db.Pool, SchemaFilter(p), db.Schema.Options(), nil)}
+		cache: schema.NewCache(db.Pool, SchemaFilter(p), opts, nil)}
 	if db.narrow.m == nil {
 		db.narrow.m = map[string]*narrowing{}
 	}

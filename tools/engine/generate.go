@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pgmcp/pgmcp/llm"
 	"github.com/pgmcp/pgmcp/prompts"
+	"github.com/pgmcp/pgmcp/schema"
 	"github.com/pgmcp/pgmcp/sqlguard"
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
@@ -184,7 +186,26 @@ func (e *Engine) prompt(ctx context.Context, a *Access, question string, maxRows
 	return prompts.Build(prompts.Request{
 		Database: db.Name, ServerVersion: db.ServerVersion, Schema: sel.Render().Text,
 		Now: e.now(), TimeZone: db.TimeZone, MaxRows: maxRows, Examples: db.Examples, Question: question,
+		ValueHints: valueHints(a, prep, question),
 	})
+}
+
+// maxValueHints bounds the value hints of one prompt.
+const maxValueHints = 10
+
+// valueHints are the stored values matching the question, from the
+// schema's value index. A caller with a database role of its own gets
+// none: the index was read as pgmcp's login role, so under row-level
+// security it holds values of rows the caller cannot see.
+func valueHints(a *Access, prep *schema.Prepared, question string) string {
+	if a.role != "" {
+		return ""
+	}
+	vi := prep.Values()
+	if vi == nil {
+		return ""
+	}
+	return strings.TrimRight(vi.Hints(vi.Match(question, maxValueHints)), "\n")
 }
 
 // complete calls the model and records the call's metrics.
