@@ -26,10 +26,10 @@ const (
 	DefaultValuesTimeout = 20 * time.Second
 )
 
-// textLike reports whether a column of type typ holds values a question
+// TextLike reports whether a column of type typ holds values a question
 // may quote (text, varchar, char, citext, enums and domains over them are
 // shown as their names; enums are listed in the schema already).
-func textLike(typ string) bool {
+func TextLike(typ string) bool {
 	t := strings.ToLower(typ)
 	for _, p := range []string{"text", "character varying", "varchar", "character(", "char(", "citext", "bpchar"} {
 		if strings.HasPrefix(t, p) || strings.HasSuffix(t, "."+p) {
@@ -67,7 +67,7 @@ func LoadValues(ctx context.Context, db Queryer, snap *Snapshot, perColumn int, 
 			from += fmt.Sprintf(" TABLESAMPLE SYSTEM (%.4f)", 100*float64(valueSampleRows)/float64(t.Rows))
 		}
 		for _, c := range t.Columns {
-			if !textLike(c.Type) {
+			if !TextLike(c.Type) {
 				continue
 			}
 			if ctx.Err() != nil {

@@ -242,4 +242,31 @@ func TestValueHintsNeverCrossRoles(t *testing.T) {
 	if o := f.queryCtx(t, ctx, map[string]any{"sql": "SELECT body FROM notes"}); o.isError || o.out.RowCount != 1 {
 		t.Errorf("alice's own rows: %+v", o)
 	}
+
+	// find_values: from the index for a caller without a role, live as
+	// alice's role (row-level security applies) for her.
+	find := func(ctx context.Context, text string) engine.FindValuesResult {
+		t.Helper()
+		o := f.call(t, ctx, "find_values", map[string]any{"text": text})
+		var r engine.FindValuesResult
+		if o.isError || json.Unmarshal(o.structured, &r) != nil {
+			t.Fatalf("find_values %q: %s", text, o.text)
+		}
+		return r
+	}
+	if r := find(t.Context(), "zanzibar treasure maps"); r.Mode != "index" || len(r.Matches) == 0 ||
+		r.Matches[0].Value != "Zanzibar treasure map" || r.Matches[0].Table != "public.notes" || r.Matches[0].Column != "body" {
+		t.Errorf("find_values without a role: %+v", r)
+	}
+	if r := find(ctx, "zanzibar"); r.Mode != "live" || len(r.Matches) != 0 {
+		t.Errorf("find_values as alice reveals a row she cannot read: %+v", r)
+	}
+	if r := find(ctx, "GROCERIES"); r.Mode != "live" || len(r.Matches) != 1 || r.Matches[0].Value != "alice groceries" {
+		t.Errorf("find_values as alice, her own row: %+v", r)
+	}
+	for _, args := range []map[string]any{{"text": ""}, {"text": strings.Repeat("x", 501)}, {"text": "a", "limit": 51}, {"text": "a", "tables": []any{"nope*"}}} {
+		if o := f.call(t, t.Context(), "find_values", args); !o.isError {
+			t.Errorf("find_values %v: %s, want an error", args, o.text)
+		}
+	}
 }

@@ -59,6 +59,7 @@ func (h *handlers) all() []server.ServerTool {
 		h.getSchemaTool(),
 		h.queryTool(),
 		h.explainTool(),
+		h.findValuesTool(),
 	}
 }
 

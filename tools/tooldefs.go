@@ -41,6 +41,33 @@ func (h *handlers) getSchema(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	return h.succeed(ctx, out, text), nil
 }
 
+func (h *handlers) findValuesTool() server.ServerTool {
+	tool := mcp.NewTool("find_values",
+		mcp.WithDescription("Find where a value is stored: the tables and columns whose values match a name, place, code or other text "+
+			"(e.g. \"Volkan Baga\", \"Lisbon\"), with each value exactly as stored, so that your SQL can compare with it. "+
+			"Matching ignores case and accents and tolerates plurals and small typos. Blocked tables and columns are never searched."),
+		mcp.WithString("text", mcp.Required(), mcp.Description("The text to look for, e.g. a name from the user's question.")),
+		mcp.WithString("database", mcp.Description("Database to search (default: the first configured). Configured: "+h.databaseNames())),
+		mcp.WithArray("tables", mcp.Description("Only these tables: names (schema.table or table) or glob patterns"), mcp.WithStringItems()),
+		mcp.WithNumber("limit", mcp.Description("Most matches to return (default 10, at most 50)."), mcp.Min(1), mcp.Max(50)),
+		portableOutputSchema[engine.FindValuesResult](),
+		readOnlyAnnotations("Find stored values"),
+	)
+	return server.ServerTool{Tool: tool, Handler: h.findValues}
+}
+
+func (h *handlers) findValues(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	var args engine.FindValuesArgs
+	if err := req.BindArguments(&args); err != nil {
+		return h.fail(ctx, "find_values", invalidArguments(err)), nil
+	}
+	out, err := h.eng.FindValues(ctx, args)
+	if err != nil {
+		return h.fail(ctx, "find_values", err), nil
+	}
+	return h.succeed(ctx, out, engine.RenderFindValuesText(out)), nil
+}
+
 // invalidArguments is the error of arguments that do not bind.
 func invalidArguments(err error) error {
 	return &engine.Error{Code: engine.CodeInvalidArgument, Message: "invalid arguments: " + err.Error()}

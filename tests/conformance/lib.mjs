@@ -201,7 +201,7 @@ export function expectToolsList(tools) {
     const a = t.annotations ?? {};
     assert(a.readOnlyHint === true && a.destructiveHint === false && a.idempotentHint === true && a.openWorldHint === false,
       `${t.name}: annotations ${JSON.stringify(a)}, want read-only, not destructive, idempotent, closed world`);
-    if (["get_schema", "query", "explain"].includes(t.name)) {
+    if (["get_schema", "query", "explain", "find_values"].includes(t.name)) {
       assert(t.outputSchema, `${t.name} has no outputSchema`);
     }
     if (t.outputSchema) compileOutputSchema(t); // throws if Ajv cannot compile it

@@ -340,6 +340,9 @@ func (c *Call) Succeeded(out any) {
 		c.rec.Attempts, c.rec.Database = o.Attempts, o.Database
 	case *SchemaResult:
 		c.rec.Database = o.Database
+	case *FindValuesResult:
+		n := len(o.Matches)
+		c.rec.RowCount, c.rec.Database = &n, o.Database
 	}
 }
 
