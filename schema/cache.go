@@ -38,6 +38,10 @@ type Cache struct {
 	call      *loadCall // in flight
 	next      *loadCall // a full reload queued behind call
 	loads     int       // full loads done (for tests and logs)
+
+	// bg is the context of background work (value reads); Close ends it.
+	bg   context.Context
+	stop context.CancelFunc
 }
 
 type loadCall struct {
@@ -55,8 +59,14 @@ func NewCache(db Queryer, f Filter, opts Options, log *slog.Logger) *Cache {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Cache{db: db, filter: f, opts: opts.withDefaults(), log: log, now: time.Now}
+	bg, stop := context.WithCancel(context.Background())
+	return &Cache{db: db, filter: f, opts: opts.withDefaults(), log: log, now: time.Now, bg: bg, stop: stop}
 }
+
+// Close stops the cache's background work (the value reads of a load in
+// progress end without a word); call it before closing the pool. The cache
+// still serves what it holds.
+func (c *Cache) Close() { c.stop() }
 
 // Options returns the cache's options, defaults filled in.
 func (c *Cache) Options() Options { return c.opts }
@@ -266,11 +276,24 @@ func (c *Cache) load(ctx context.Context, full bool, f Filter, prev *Prepared) (
 	}
 	p := Prepare(snap)
 	if c.opts.Values {
-		cols, err := LoadValues(ctx, c.db, snap, c.opts.ValuesPerColumn, c.opts.ValuesTimeout)
-		if err != nil && c.log != nil {
-			c.log.Warn("some column values could not be read for grounding; questions get hints from the others", "err", err)
-		}
-		p.values = NewValueIndex(cols, ValueIndexOptions{MaxValuesPerColumn: c.opts.ValuesPerColumn})
+		// In the background, never on a caller's time: questions asked
+		// before it is done get no value hints.
+		p.valuesDone = make(chan struct{})
+		go c.loadValues(p)
 	}
 	return p, true, nil
+}
+
+// loadValues builds p's value index (LoadValues, bounded by the values
+// timeout) and closes p.valuesDone.
+func (c *Cache) loadValues(p *Prepared) {
+	defer close(p.valuesDone)
+	cols, err := LoadValues(c.bg, c.db, p.snap, c.opts.ValuesPerColumn, c.opts.ValuesTimeout)
+	if c.bg.Err() != nil {
+		return // closed: the server is stopping
+	}
+	if err != nil {
+		c.log.Warn("some column values could not be read for grounding; questions get hints from the others", "err", err)
+	}
+	p.values.Store(NewValueIndex(cols, ValueIndexOptions{MaxValuesPerColumn: c.opts.ValuesPerColumn}))
 }

@@ -1,10 +1,12 @@
 package schema
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
 	"strings"
+	"sync/atomic"
 )
 
 // Field weights of a table's search document (BM25F-style: a term's
@@ -51,12 +53,29 @@ type Prepared struct {
 	vocab      []string         // every term, sorted
 	neighbours [][]int          // by foreign key, both directions, sorted, unique
 	byName     map[string]int
-	values     *ValueIndex // nil unless the cache indexes values
+	// values is the index of the column values, once the cache has read
+	// them (valuesDone is closed then; nil when it does not index values).
+	values     atomic.Pointer[ValueIndex]
+	valuesDone chan struct{}
 }
 
-// Values is the index of the schema's column values (nil when the cache
-// does not index them; a nil index matches nothing).
-func (ix *Prepared) Values() *ValueIndex { return ix.values }
+// Values is the index of the schema's column values: nil when the cache
+// does not index them or has not finished reading them (a nil index
+// matches nothing).
+func (ix *Prepared) Values() *ValueIndex { return ix.values.Load() }
+
+// WaitValues waits until the value index is read (or ctx is done) and
+// returns it; nil when the cache does not index values.
+func (ix *Prepared) WaitValues(ctx context.Context) *ValueIndex {
+	if ix.valuesDone == nil {
+		return nil
+	}
+	select {
+	case <-ix.valuesDone:
+	case <-ctx.Done():
+	}
+	return ix.values.Load()
+}
 
 // Prepare prepares s for rendering and selection.
 func Prepare(s *Snapshot) *Prepared {

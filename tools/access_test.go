@@ -211,6 +211,10 @@ func TestValueHintsNeverCrossRoles(t *testing.T) {
 		},
 	})
 	f.setPolicy(t, `{"allowed_schemas": ["public"], "search_path": ["public"]}`)
+	// The value index is read in the background after a load.
+	if prep, err := f.dbs[0].Schema.Get(t.Context()); err != nil || prep.WaitValues(t.Context()) == nil {
+		t.Fatalf("no value index: %v", err)
+	}
 	const question = "Which note mentions the zanzibar treasure map?"
 	prompt := func(ctx context.Context) string {
 		t.Helper()

@@ -105,6 +105,7 @@ type LLMConfig struct {
 	MaxAnswerBytes int           `env:"MAX_ANSWER_BYTES" envDefault:"65536" desc:"Longest model answer accepted, in bytes; a longer one ends the question with llm_answer_too_large and is never sent back to the model. pgmcp reads at most 16 times this (at least 1 MiB) of a response."`
 	MaxAttempts    int           `env:"MAX_ATTEMPTS" envDefault:"3" desc:"Model calls per question, repairs of refused or failed SQL included."`
 	JSONMode       bool          `env:"JSON_MODE" envDefault:"false" desc:"Ask the endpoint for JSON output (response_format); turned off by itself if the endpoint refuses it."`
+	Examples       int           `env:"EXAMPLES" envDefault:"5" desc:"Few-shot examples sent per question, from the examples file: the most similar to the question (masked question similarity, varied SQL shapes); 0 sends them all."`
 }
 
 // SchemaConfig is how the schema is cached and shown to the model
@@ -442,6 +443,9 @@ func (l *LimitsConfig) validate(bad reporter) {
 }
 
 func (m *LLMConfig) validate(bad reporter) {
+	if m.Examples < 0 || m.Examples > 100 {
+		bad("Examples", "must be between 0 and 100, got %d", m.Examples)
+	}
 	if m.BaseURL != "" {
 		if u, err := url.Parse(m.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("BaseURL", "must be an http(s) URL")

@@ -146,6 +146,8 @@ func runEval(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return fail(stderr, err)
 	}
 	defer done()
+	// Every question gets the value hints a served question would.
+	eng.WaitValues(ctx)
 	bar := startProgress(stderr, len(cases))
 	results := make([]engine.EvalOutcome, 0, len(cases))
 	for _, c := range cases {

@@ -163,6 +163,7 @@ func (a *app) engineConfig(model *llm.Client, audit *engine.AuditLog) engine.Con
 		LLM:           model,
 		MaxRows:       cfg.Limits.MaxRows,
 		MaxAttempts:   cfg.LLM.MaxAttempts,
+		Examples:      cfg.LLM.Examples,
 		MaxPlanCost:   cfg.Limits.MaxPlanCost,
 		Audit:         audit,
 		Metrics:       a.metrics,
@@ -217,6 +218,7 @@ func (a *app) Close() {
 		defer close(done)
 		var wg sync.WaitGroup
 		for _, db := range a.dbs {
+			db.StopBackground()
 			wg.Go(db.Pool.Close)
 		}
 		wg.Wait()

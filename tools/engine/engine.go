@@ -62,6 +62,8 @@ type Database struct {
 	// Examples are few-shot examples for the model (already checked by the
 	// guard against Policy).
 	Examples []prompts.Example
+	// examples selects among Examples for a question (New makes it).
+	examples *ExampleSelector
 }
 
 // CurrentPolicy returns the policy queries are checked against now.
@@ -86,6 +88,20 @@ func (db *Database) Reload(ctx context.Context) (*schema.Prepared, error) {
 	return db.Schema.Refresh(ctx)
 }
 
+// StopBackground ends the database's background work (the value reads
+// of its schema caches, the caller's narrowed ones included); call it
+// before closing the pool.
+func (db *Database) StopBackground() {
+	if db.Schema != nil {
+		db.Schema.Close()
+	}
+	db.narrow.mu.Lock()
+	defer db.narrow.mu.Unlock()
+	for _, n := range db.narrow.m {
+		n.cache.Close()
+	}
+}
+
 // Config is everything the engine needs.
 type Config struct {
 	// Databases are the databases served; the first is the default.
@@ -100,6 +116,9 @@ type Config struct {
 	// MaxAttempts is how many model calls a question may take, repairs
 	// included (default 3).
 	MaxAttempts int
+	// Examples is how many few-shot examples a question is sent: the most
+	// similar (ExampleSelector); 0 sends every example.
+	Examples int
 	// Limits bound every execution (MaxRows is set per call).
 	Limits pgexec.Limits
 	// MaxPlanCost, when positive, is the highest estimated plan cost a
@@ -155,6 +174,9 @@ func New(cfg Config) (*Engine, error) {
 		}
 		if db.Exec == nil {
 			db.Exec = pgexec.NewExecutor(db.Pool)
+		}
+		if len(db.Examples) > 0 {
+			db.examples = NewExampleSelector(db.Examples, catalogWords(db.Policy))
 		}
 		if db.Schema == nil {
 			opts := schema.DefaultOptions()

@@ -146,3 +146,14 @@ func noteUsage(ctx context.Context, resp *llm.Response) {
 		u.add(resp)
 	}
 }
+
+// WaitValues waits until every database's schema and value index are
+// loaded (or ctx is done), so that what follows (an eval run) sees the
+// value hints from its first question on.
+func (e *Engine) WaitValues(ctx context.Context) {
+	for _, db := range e.cfg.Databases {
+		if prep, err := db.Schema.Get(ctx); err == nil {
+			prep.WaitValues(ctx)
+		}
+	}
+}

@@ -131,6 +131,7 @@ func measureValueRecall(t *testing.T, values bool) (share, beyond float64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	eng.WaitValues(t.Context())
 	loaded := map[string]bool{}
 	for _, db := range dbs {
 		loaded[db.Name] = true
