@@ -78,3 +78,18 @@ func TestSQLSkeleton(t *testing.T) {
 		t.Errorf("skeletons: %q %q %q", a, b, c)
 	}
 }
+
+func BenchmarkExampleSelect(b *testing.B) {
+	topics := []string{"singers", "orders", "concerts", "customers", "stadiums", "products", "invoices", "employees"}
+	shapes := []string{"How many %s are there in each %s?", "List the names of %s in %s 2014", "What is the average price of %s per %s?", "Show %s with more than 3 %s"}
+	var ex []prompts.Example
+	for i := range 1000 {
+		q := strings.Replace(strings.Replace(shapes[i%len(shapes)], "%s", topics[i%len(topics)], 1), "%s", topics[(i/3)%len(topics)], 1)
+		ex = append(ex, prompts.Example{Question: q, SQL: "SELECT a, count(*) FROM t GROUP BY a LIMIT " + strings.Repeat("1", i%5+1)})
+	}
+	s := NewExampleSelector(ex, []string{"singer", "orders", "customer", "price", "name"})
+	b.ResetTimer()
+	for b.Loop() {
+		s.Select("How many orders has each customer placed?", 5)
+	}
+}
