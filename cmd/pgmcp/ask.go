@@ -242,6 +242,16 @@ func quietLevel(cfg *Config, environ []string) slog.Level {
 	return slog.LevelWarn
 }
 
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
 // spinner shows that something is going on, on a terminal's stderr only.
 type spinner struct {
 	w    io.Writer
@@ -252,11 +262,7 @@ type spinner struct {
 // startSpinner starts a spinner with a label on w when w is a terminal;
 // otherwise it returns nil (whose stop does nothing).
 func startSpinner(w io.Writer, label string) *spinner {
-	f, ok := w.(*os.File)
-	if !ok {
-		return nil
-	}
-	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+	if !isTerminal(w) {
 		return nil
 	}
 	s := &spinner{w: w, done: make(chan struct{})}

@@ -281,11 +281,7 @@ type progress struct {
 }
 
 func startProgress(w io.Writer, total int) *progress {
-	f, ok := w.(*os.File)
-	if !ok {
-		return nil
-	}
-	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+	if !isTerminal(w) {
 		return nil
 	}
 	return &progress{w: w, total: total}
