@@ -141,12 +141,17 @@ type Message struct {
 	Content string
 }
 
-// Request is one chat completion request. The model, the temperature (0)
-// and the response format come from the Client.
+// Request is one chat completion request. The model and the response
+// format come from the Client.
 type Request struct {
 	Messages []Message
 	// MaxTokens caps the answer's length; zero leaves it to the server.
 	MaxTokens int
+	// Temperature is the sampling temperature sent (0, the default, asks
+	// for the most likely answer; candidates beyond the first ask for
+	// more). Reasoning models and servers that reject a temperature get
+	// none, whatever it is.
+	Temperature float64
 }
 
 // Usage is the server-reported token count (zero if it reported none).
@@ -394,7 +399,7 @@ func (c *Client) complete(parent context.Context, req Request) (*Response, outco
 		}
 		sendJSON := c.wantJSON.Load()
 		sendTemp := !c.reasoning && !c.noTemp.Load()
-		w := &attempt{temperature: sendTemp}
+		w := &attempt{temperature: sendTemp, value: req.Temperature}
 		attempts++
 		res, err := c.oa.CreateChatCompletion(context.WithValue(ctx, attemptKey{}, w), c.chatRequest(req, sendJSON))
 		if err == nil {
@@ -418,8 +423,8 @@ func (c *Client) complete(parent context.Context, req Request) (*Response, outco
 		}
 		if f.rejects(paramTemperature) && sendTemp {
 			c.noTemp.Store(true)
-			c.log.Warn("llm server rejected temperature 0; retrying with the server's default from now on",
-				"status", w.status)
+			c.log.Warn("llm server rejected the temperature; retrying with the server's default from now on",
+				"status", w.status, "temperature", req.Temperature)
 			continue
 		}
 
@@ -599,6 +604,9 @@ func checkRequest(req Request) error {
 	}
 	if req.MaxTokens < 0 {
 		return &Error{Code: CodeBadRequest, Message: "the LLM request has a negative MaxTokens"}
+	}
+	if !(req.Temperature >= 0 && req.Temperature <= 2) {
+		return &Error{Code: CodeBadRequest, Message: "the LLM request's temperature is not between 0 and 2"}
 	}
 	return nil
 }

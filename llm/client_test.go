@@ -191,6 +191,25 @@ func wantCode(t *testing.T, err error, code Code) *Error {
 
 // ---- Tests ----
 
+// A request's temperature reaches the wire as asked (candidates beyond the
+// first sample at a higher one); one out of range is refused before any
+// request.
+func TestCompleteSendsRequestTemperature(t *testing.T) {
+	f := newFake(t, reply("SELECT 1"))
+	c, _, _ := newTestClient(t, Config{BaseURL: f.url(), APIKey: "k", Model: "m"})
+	req := simpleRequest()
+	req.Temperature = 0.7
+	if _, err := c.Complete(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(f.req(0).body["temperature"]); got != "0.7" {
+		t.Errorf(`"temperature" = %q; want 0.7`, got)
+	}
+	req.Temperature = 3
+	_, err := c.Complete(context.Background(), req)
+	wantCode(t, err, CodeBadRequest)
+}
+
 func TestCompleteRequestAndResponse(t *testing.T) {
 	f := newFake(t, reply("SELECT count(*) FROM users;"))
 	c, sl, _ := newTestClient(t, Config{BaseURL: f.url(), APIKey: "sk-test-key", Model: "gpt-4o-mini"})

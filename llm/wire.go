@@ -38,7 +38,8 @@ type attemptKey struct{}
 // the wire: go-openai neither sends a zero temperature nor exposes
 // response headers on errors, so the wire does both.
 type attempt struct {
-	temperature bool // add "temperature":0 to the request body
+	temperature bool    // add "temperature" to the request body
+	value       float64 // the temperature added (0 by default)
 
 	// Filled in by the wire when a response arrived.
 	status int
@@ -46,7 +47,8 @@ type attempt struct {
 }
 
 // wire is the openai.HTTPDoer go-openai sends through. For requests made
-// by Complete it adds "temperature":0 to the JSON body (go-openai's
+// by Complete it adds the request's temperature (0 unless asked
+// otherwise) to the JSON body (go-openai's
 // Temperature is a float32 with omitempty, so 0 is never sent and the
 // server's default, 1 on OpenAI, would apply), records the response status
 // and headers (for Retry-After), and bounds the response body while it is
@@ -63,7 +65,7 @@ func (w *wire) Do(req *http.Request) (*http.Response, error) {
 	a, _ := req.Context().Value(attemptKey{}).(*attempt)
 	if a != nil && a.temperature && req.Body != nil {
 		var err error
-		if req, err = withZeroTemperature(req); err != nil {
+		if req, err = withTemperature(req, a.value); err != nil {
 			return nil, err
 		}
 	}
@@ -88,9 +90,9 @@ func (w *wire) Do(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// withZeroTemperature returns a copy of req whose JSON object body has
-// "temperature": 0 (replacing any temperature already there).
-func withZeroTemperature(req *http.Request) (*http.Request, error) {
+// withTemperature returns a copy of req whose JSON object body has
+// "temperature": t (replacing any temperature already there).
+func withTemperature(req *http.Request, t float64) (*http.Request, error) {
 	body, err := io.ReadAll(req.Body)
 	req.Body.Close()
 	if err != nil {
@@ -100,7 +102,7 @@ func withZeroTemperature(req *http.Request) (*http.Request, error) {
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, fmt.Errorf("llm: request body is not a JSON object: %w", err)
 	}
-	m["temperature"] = json.RawMessage("0")
+	m["temperature"] = json.RawMessage(strconv.FormatFloat(t, 'g', -1, 64))
 	if body, err = json.Marshal(m); err != nil {
 		return nil, fmt.Errorf("llm: encode request body: %w", err)
 	}
