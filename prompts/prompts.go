@@ -138,11 +138,19 @@ type PGError struct {
 	Hint     string
 }
 
-// Failure is why a query did not work: exactly one of Rejection and
-// PGError is set.
+// Observation is what a check of a query's result found suspicious (an
+// empty result, a column of NULLs, a join that multiplied rows): the query
+// ran, but its answer may be wrong. It never quotes a value of the result.
+type Observation struct {
+	Message string
+}
+
+// Failure is why a query did not work: exactly one of Rejection, PGError
+// and Observation is set.
 type Failure struct {
-	Rejection *Rejection
-	PGError   *PGError
+	Rejection   *Rejection
+	PGError     *PGError
+	Observation *Observation
 }
 
 // MaxExcerptBytes bounds what a repair prompt quotes of the model's
@@ -175,8 +183,11 @@ func Excerpt(s string, limit int) string {
 // failure's texts up to 1 KiB each, so a repair conversation grows by a
 // bounded amount whatever the model sent.
 func Repair(original []Message, previousAnswer, previousSQL string, f Failure) ([]Message, error) {
-	if (f.Rejection == nil) == (f.PGError == nil) {
-		return nil, errors.New("prompts: a repair needs exactly one of a rejection or a PostgreSQL error")
+	if n := btoi(f.Rejection != nil) + btoi(f.PGError != nil) + btoi(f.Observation != nil); n != 1 {
+		return nil, errors.New("prompts: a repair needs exactly one of a rejection, a PostgreSQL error or an observation")
+	}
+	if o := f.Observation; o != nil {
+		f.Observation = &Observation{Message: Excerpt(o.Message, maxReasonBytes)}
 	}
 	if r := f.Rejection; r != nil {
 		f.Rejection = &Rejection{Code: Excerpt(r.Code, maxReasonBytes), Message: Excerpt(r.Message, maxReasonBytes)}
@@ -197,6 +208,13 @@ func Repair(original []Message, previousAnswer, previousSQL string, f Failure) (
 	out = append(out, original...)
 	out = append(out, Message{Role: RoleAssistant, Content: previousAnswer}, Message{Role: RoleUser, Content: text})
 	return out, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func render(name string, data any) (string, error) {

@@ -111,12 +111,25 @@ func TestRepairPostgresGolden(t *testing.T) {
 	golden(t, "repair_postgres.golden", join(out))
 }
 
+func TestRepairObservationGolden(t *testing.T) {
+	msgs, _ := Build(fixed)
+	out, err := Repair(msgs, "SELECT id FROM customers WHERE country = 'france'", "SELECT id FROM customers WHERE country = 'france'",
+		Failure{Observation: &Observation{Message: "it returned no rows."}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "repair_observation.golden", join(out))
+}
+
 func TestRepairNeedsOneFailure(t *testing.T) {
 	if _, err := Repair(nil, "", "", Failure{}); err == nil {
 		t.Error("a repair without a failure was accepted")
 	}
 	if _, err := Repair(nil, "", "", Failure{Rejection: &Rejection{}, PGError: &PGError{}}); err == nil {
 		t.Error("a repair with two failures was accepted")
+	}
+	if _, err := Repair(nil, "", "", Failure{PGError: &PGError{}, Observation: &Observation{}}); err == nil {
+		t.Error("a repair with an error and an observation was accepted")
 	}
 }
 
