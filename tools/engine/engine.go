@@ -119,6 +119,14 @@ type Config struct {
 	// Examples is how many few-shot examples a question is sent: the most
 	// similar (ExampleSelector); 0 sends every example.
 	Examples int
+	// Candidates, above 1, is how many queries the model is asked for
+	// per question; their results vote (see vote). CandidateTemperature
+	// is the sampling temperature of all but the first (which is 0).
+	Candidates           int
+	CandidateTemperature float64
+	// ResultChecks turns on the checks of a question's result (empty, a
+	// NULL column, fan-out), each finding worth one repair round.
+	ResultChecks bool
 	// Limits bound every execution (MaxRows is set per call).
 	Limits pgexec.Limits
 	// MaxPlanCost, when positive, is the highest estimated plan cost a

@@ -20,13 +20,7 @@ import (
 // operations, and a call's audit record, whose code is the one of the
 // result it records.
 func TestEngineWithoutTransport(t *testing.T) {
-	pdb := pgtest.NewDB(t, pgtest.Demo)
-	db, err := Open(t.Context(), DatabaseSpec{Name: "demo", URL: pdb.ReaderURL,
-		Policy: PolicySource{JSON: demodb.PolicyJSON}, Pool: pgexec.Options{ConnectTimeout: 10 * time.Second}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Pool.Close)
+	db := openDemo(t)
 	var audit bytes.Buffer
 	eng, err := New(Config{Databases: []*Database{db}, MaxRows: 5, Audit: NewAuditLog(&audit, nil),
 		Limits: pgexec.Limits{StatementTimeout: 5 * time.Second}})
@@ -111,3 +105,17 @@ func TestEngineWithoutTransport(t *testing.T) {
 
 // blockedShown matches the demo's blocked columns as words.
 var blockedShown = regexp.MustCompile(`\b(phone|date_of_birth)\b`)
+
+// openDemo opens a fresh demo database as its reader role, under the
+// demo policy.
+func openDemo(t *testing.T) *Database {
+	t.Helper()
+	pdb := pgtest.NewDB(t, pgtest.Demo)
+	db, err := Open(t.Context(), DatabaseSpec{Name: "demo", URL: pdb.ReaderURL,
+		Policy: PolicySource{JSON: demodb.PolicyJSON}, Pool: pgexec.Options{ConnectTimeout: 10 * time.Second}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Pool.Close)
+	return db
+}

@@ -358,7 +358,7 @@ func (e *Engine) summarize(ctx context.Context, q *sqlguard.Query) (string, stri
 	msgs, err := prompts.Summary(q.SQL(), structure)
 	if err == nil {
 		var resp *llm.Response
-		if resp, err = e.complete(ctx, msgs, 300); err == nil {
+		if resp, err = e.complete(ctx, msgs, 300, 0); err == nil {
 			if text := strings.TrimSpace(resp.Content); plausibleSummary(text) {
 				return text, "model"
 			}

@@ -36,6 +36,16 @@ type generation struct {
 	Rejection *sqlguard.Error
 	// last is the last failure, for the exhausted error.
 	last error
+
+	// conv is the conversation the last answer replied to, answer that
+	// answer, and fail what was wrong with it (nil when step took its
+	// SQL, query); rounds counts the rounds of model calls (a round of
+	// candidates is one).
+	conv   []prompts.Message
+	answer string
+	fail   *prompts.Failure
+	query  *sqlguard.Query
+	rounds int
 }
 
 // exhausted is the error of a loop that ran out of attempts.
@@ -63,9 +73,8 @@ func (g *generation) exhausted() error {
 // rejection; the error is then nil for a rejection (the caller decides)
 // and attempts_exhausted otherwise.
 func (e *Engine) generate(ctx context.Context, a *Access, question string, maxRows int, step func(*sqlguard.Query) error) (*generation, error) {
-	if e.cfg.LLM == nil {
-		return nil, &Error{Code: Code(llm.CodeNotConfigured), Message: "no model is configured, so questions in plain English cannot be answered",
-			Hint: "send your own SQL in the sql argument, or configure an OpenAI-compatible endpoint with PGMCP_LLM_BASE_URL, PGMCP_LLM_API_KEY and PGMCP_LLM_MODEL (e.g. OpenAI, or Ollama at http://localhost:11434/v1)"}
+	if err := e.needModel(); err != nil {
+		return nil, err
 	}
 	ctx, cancel := e.questionBudget(ctx)
 	defer cancel()
@@ -74,6 +83,15 @@ func (e *Engine) generate(ctx context.Context, a *Access, question string, maxRo
 		return g, overBudget(ctx, g, err)
 	}
 	return g, err
+}
+
+// needModel fails a question when no model is configured.
+func (e *Engine) needModel() error {
+	if e.cfg.LLM == nil {
+		return &Error{Code: Code(llm.CodeNotConfigured), Message: "no model is configured, so questions in plain English cannot be answered",
+			Hint: "send your own SQL in the sql argument, or configure an OpenAI-compatible endpoint with PGMCP_LLM_BASE_URL, PGMCP_LLM_API_KEY and PGMCP_LLM_MODEL (e.g. OpenAI, or Ollama at http://localhost:11434/v1)"}
+	}
+	return nil
 }
 
 // questionBudget bounds a question by one LLM timeout (PGMCP_LLM_TIMEOUT)
@@ -109,66 +127,87 @@ func (e *Engine) generateLoop(ctx context.Context, a *Access, question string, m
 	if err != nil {
 		return nil, err
 	}
-	g := &generation{}
-	attempts := max(e.cfg.MaxAttempts, 1)
-	for g.Attempts < attempts {
+	g := &generation{conv: msgs}
+	return g, e.repairLoop(ctx, a, g, step)
+}
+
+// repairLoop asks the model for SQL on g's conversation and repairs it
+// until step accepts one or the rounds (MaxAttempts) run out. A g that
+// comes from the candidates' round continues with its failure.
+func (e *Engine) repairLoop(ctx context.Context, a *Access, g *generation, step func(*sqlguard.Query) error) error {
+	rounds := max(e.cfg.MaxAttempts, 1)
+	for g.rounds < rounds {
+		if g.fail != nil {
+			msgs, err := prompts.Repair(g.conv, g.answer, g.SQL, *g.fail)
+			if err != nil {
+				return err
+			}
+			g.conv, g.fail = msgs, nil
+		}
+		g.rounds++
 		g.Attempts++
-		resp, err := e.complete(ctx, msgs, 2048)
+		resp, err := e.complete(ctx, g.conv, 2048, 0)
 		if err != nil {
-			return g, err
+			return err
 		}
-		g.Rejection = nil
-		var fail prompts.Failure
-		sql, err := llm.ExtractSQL(resp.Content)
-		if err != nil {
-			var le *llm.Error
-			if errors.As(err, &le) && le.Code == llm.CodeRefused {
-				return g, err
-			}
-			g.last = err
-			fail.Rejection = &prompts.Rejection{Code: string(CodeNoSQLFound),
-				Message: "your answer did not contain a SQL query in the JSON format asked for"}
-		} else {
-			g.SQL = sql
-			q, gerr := e.check(ctx, sql, a.policy)
-			var ge *sqlguard.Error
-			switch {
-			case gerr != nil && errors.As(gerr, &ge):
-				e.cfg.Logger.InfoContext(ctx, "model SQL rejected", "attempt", g.Attempts, "code", ge.Code)
-				g.last, g.Rejection = gerr, ge
-				fail.Rejection = &prompts.Rejection{Code: string(ge.Code), Message: ge.Message}
-			case gerr != nil:
-				return g, gerr
-			default:
-				serr := step(q)
-				if serr == nil {
-					return g, nil
-				}
-				if llm.BudgetSpent(ctx) {
-					// A query cut off by the deadline is not the model's to fix.
-					return g, serr
-				}
-				f, ok := repairable(serr)
-				if !ok {
-					// Timeouts, cancellations and outages are not the
-					// model's to fix.
-					return g, serr
-				}
-				e.cfg.Logger.InfoContext(ctx, "model SQL failed", "attempt", g.Attempts, "code", Describe(serr).Code)
-				g.last, fail = serr, f
-			}
+		if err := e.judge(ctx, a, g, resp.Content, step); err != nil {
+			return err
 		}
-		if g.Attempts == attempts {
-			break
-		}
-		if msgs, err = prompts.Repair(msgs, resp.Content, g.SQL, fail); err != nil {
-			return g, err
+		if g.fail == nil {
+			return nil
 		}
 	}
 	if g.Rejection != nil {
-		return g, nil
+		return nil
 	}
-	return g, g.exhausted()
+	return g.exhausted()
+}
+
+// judge takes one model answer: it extracts the SQL, checks it and hands
+// it to step. It leaves g.fail nil when step accepted the SQL, or sets it
+// to what the repair prompt tells the model; an error ends the question.
+func (e *Engine) judge(ctx context.Context, a *Access, g *generation, answer string, step func(*sqlguard.Query) error) error {
+	g.answer, g.Rejection, g.fail = answer, nil, nil
+	sql, err := llm.ExtractSQL(answer)
+	if err != nil {
+		var le *llm.Error
+		if errors.As(err, &le) && le.Code == llm.CodeRefused {
+			return err
+		}
+		g.last = err
+		g.fail = &prompts.Failure{Rejection: &prompts.Rejection{Code: string(CodeNoSQLFound),
+			Message: "your answer did not contain a SQL query in the JSON format asked for"}}
+		return nil
+	}
+	g.SQL = sql
+	q, gerr := e.check(ctx, sql, a.policy)
+	var ge *sqlguard.Error
+	switch {
+	case gerr != nil && errors.As(gerr, &ge):
+		e.cfg.Logger.InfoContext(ctx, "model SQL rejected", "attempt", g.Attempts, "code", ge.Code)
+		g.last, g.Rejection = gerr, ge
+		g.fail = &prompts.Failure{Rejection: &prompts.Rejection{Code: string(ge.Code), Message: ge.Message}}
+		return nil
+	case gerr != nil:
+		return gerr
+	}
+	serr := step(q)
+	if serr == nil {
+		g.query = q
+		return nil
+	}
+	if llm.BudgetSpent(ctx) {
+		// A query cut off by the deadline is not the model's to fix.
+		return serr
+	}
+	f, ok := repairable(serr)
+	if !ok {
+		// Timeouts, cancellations and outages are not the model's to fix.
+		return serr
+	}
+	e.cfg.Logger.InfoContext(ctx, "model SQL failed", "attempt", g.Attempts, "code", Describe(serr).Code)
+	g.last, g.fail = serr, &f
+	return nil
 }
 
 // prompt is what the model is first sent for a question: the schema
@@ -209,9 +248,9 @@ func valueHints(a *Access, prep *schema.Prepared, question string) string {
 }
 
 // complete calls the model and records the call's metrics.
-func (e *Engine) complete(ctx context.Context, msgs []prompts.Message, maxTokens int) (*llm.Response, error) {
+func (e *Engine) complete(ctx context.Context, msgs []prompts.Message, maxTokens int, temperature float64) (*llm.Response, error) {
 	start := time.Now()
-	resp, err := e.cfg.LLM.Complete(ctx, llm.Request{Messages: toLLM(msgs), MaxTokens: maxTokens})
+	resp, err := e.cfg.LLM.Complete(ctx, llm.Request{Messages: toLLM(msgs), MaxTokens: maxTokens, Temperature: temperature})
 	e.metrics.observeModel(resp, err, time.Since(start))
 	noteUsage(ctx, resp)
 	return resp, err

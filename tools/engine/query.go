@@ -34,6 +34,12 @@ type QueryResult struct {
 	ElapsedMS   float64 `json:"elapsed_ms" jsonschema:"time spent running the SQL, in milliseconds"`
 	Attempts    int     `json:"attempts" jsonschema:"model calls made (0 when SQL was given)"`
 	DryRun      bool    `json:"dry_run" jsonschema:"true when the SQL was validated but not run"`
+	// Candidates is set when the model wrote several candidate queries
+	// and their results voted (PGMCP_LLM_CANDIDATES).
+	Candidates *CandidateReport `json:"candidates,omitempty" jsonschema:"how the SQL was chosen among the model's candidate queries by their results, when there were several"`
+	// Checks are the result checks that found something (and the repair
+	// round each led to).
+	Checks []ResultCheck `json:"result_checks,omitempty" jsonschema:"checks of the result that found something (no rows, a NULL column, a join multiplying rows), and what the repair round they led to did"`
 }
 
 // MaxQuestionBytes caps a question: a longer one is not a question.
@@ -90,6 +96,11 @@ const CodePlanTooExpensive Code = "plan_too_expensive"
 // ceiling, it plans the query first and refuses it when the planner's
 // estimate of what would run is over the ceiling.
 func (e *Engine) execute(ctx context.Context, a *Access, q *sqlguard.Query, maxRows int) (*pgexec.Result, error) {
+	return e.executeWith(ctx, a, q, e.limits(a, maxRows))
+}
+
+// executeWith is execute under the given limits.
+func (e *Engine) executeWith(ctx context.Context, a *Access, q *sqlguard.Query, lim pgexec.Limits) (*pgexec.Result, error) {
 	leave, err := e.gate.enter(ctx)
 	if err != nil {
 		return nil, err
@@ -98,7 +109,6 @@ func (e *Engine) execute(ctx context.Context, a *Access, q *sqlguard.Query, maxR
 	if err := a.db.checkShadows(ctx, a.policy); err != nil {
 		return nil, err
 	}
-	lim := e.limits(a, maxRows)
 	if e.cfg.MaxPlanCost > 0 {
 		plan, err := a.db.Exec.Explain(ctx, q, lim)
 		if err != nil {
@@ -147,21 +157,35 @@ func fillResult(out *QueryResult, res *pgexec.Result) {
 // answer turns a question into SQL with the model and runs it (or, with
 // dryRun, only checks it). The question's budget covers the executions
 // too, so a query between two attempts ends at the question's deadline.
+// With candidates (and not dryRun), the model writes several queries and
+// their results vote (vote); with result checks, the answer's result is
+// checked and may get one repair round (recheck).
 func (e *Engine) answer(ctx context.Context, a *Access, question string, maxRows int, dryRun bool, out *QueryResult) (*QueryResult, error) {
 	ctx, cancel := e.questionBudget(ctx)
 	defer cancel()
-	gen, err := e.generate(ctx, a, question, maxRows, func(q *sqlguard.Query) error {
-		out.SQL = q.SQL()
-		if dryRun {
-			return nil
-		}
-		res, err := e.execute(ctx, a, q, maxRows)
-		if err != nil {
+	var (
+		gen *generation
+		res *pgexec.Result
+		err error
+	)
+	if e.cfg.Candidates > 1 && !dryRun {
+		gen, res, out.Candidates, err = e.vote(ctx, a, question, maxRows)
+	} else {
+		gen, err = e.generate(ctx, a, question, maxRows, func(q *sqlguard.Query) error {
+			if dryRun {
+				return nil
+			}
+			r, err := e.execute(ctx, a, q, maxRows)
+			res = r
 			return err
+		})
+	}
+	if err == nil && gen.Rejection == nil && res != nil && e.cfg.ResultChecks {
+		var chk *ResultCheck
+		if res, chk = e.recheck(ctx, a, gen, res, maxRows); chk != nil {
+			out.Checks = append(out.Checks, *chk)
 		}
-		fillResult(out, res)
-		return nil
-	})
+	}
 	if gen != nil {
 		out.Attempts = gen.Attempts
 	}
@@ -170,6 +194,10 @@ func (e *Engine) answer(ctx context.Context, a *Access, question string, maxRows
 	}
 	if gen.Rejection != nil {
 		return nil, gen.exhausted()
+	}
+	out.SQL = gen.query.SQL()
+	if res != nil {
+		fillResult(out, res)
 	}
 	return out, nil
 }
