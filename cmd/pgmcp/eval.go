@@ -17,6 +17,7 @@ import (
 )
 
 const evalUsage = `usage: pgmcp eval [flags] FILE.jsonl
+       pgmcp eval [flags] --spider DIR
 
 Measures how well the configured model answers your questions on your
 databases: each line of FILE is one question,
@@ -30,6 +31,13 @@ rows, as multisets; in order only when the gold SQL has an ORDER BY;
 column order and names ignored; numbers equal within a relative 1e-6,
 integers exactly) and BIRD's soft-F1. Cases whose gold SQL cannot run are
 reported and left out of the shares.
+
+--spider DIR runs the dev set of a downloaded Spider release (DIR/dev.json)
+on PostgreSQL copies of its databases, each one of PGMCP_DATABASES named
+by its db_id (letter case aside); questions on databases not configured
+are skipped. Gold queries are made PostgreSQL's ("double-quoted" strings
+become 'single-quoted'), and difficulty is Spider's (easy, medium, hard,
+extra). See docs/MODELS.md for loading the databases.
 
 Prints a table per difficulty and overall: cases, EX, soft-F1, median
 latency, model calls, tokens (and cost, with the price flags).
@@ -48,6 +56,7 @@ type evalFlags struct {
 	priceCompletion float64
 	demo            bool
 	file            string
+	spider          string
 	limit           int
 }
 
@@ -62,12 +71,17 @@ func parseEvalFlags(args []string, stderr io.Writer) (evalFlags, error) {
 	fs.Float64Var(&f.priceCompletion, "price-completion", 0, "price of one million completion tokens, for the cost column")
 	fs.BoolVar(&f.demo, "demo", false, "evaluate on the built-in demo database (a private throwaway PostgreSQL)")
 	fs.IntVar(&f.limit, "limit", 0, "evaluate only the first N questions")
+	fs.StringVar(&f.spider, "spider", "", "run the dev set of the Spider release in this directory (instead of FILE.jsonl)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
-	if fs.NArg() != 1 {
+	wantArgs := 1
+	if f.spider != "" {
+		wantArgs = 0
+	}
+	if fs.NArg() != wantArgs {
 		fs.Usage()
-		return f, fmt.Errorf("want one FILE.jsonl")
+		return f, fmt.Errorf("want one FILE.jsonl, or --spider DIR")
 	}
 	if f.minEX < 0 || f.minEX > 1 {
 		fmt.Fprintln(stderr, "pgmcp eval: --min-ex is a share between 0 and 1")
@@ -109,25 +123,69 @@ func readEvalCases(r io.Reader) ([]engine.EvalCase, error) {
 	return out, sc.Err()
 }
 
+// loadEvalCases reads the cases of FILE.jsonl or of --spider DIR.
+func loadEvalCases(flags evalFlags) ([]engine.EvalCase, error) {
+	if flags.spider != "" {
+		return engine.ReadSpider(flags.spider)
+	}
+	f, err := os.Open(flags.file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cases, err := readEvalCases(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", flags.file, err)
+	}
+	return cases, nil
+}
+
+// spiderOnConfigured keeps the Spider cases whose db_id names one of the
+// configured databases (letter case aside), renamed to it, and counts the
+// others by db_id.
+func spiderOnConfigured(cases []engine.EvalCase, names []string) ([]engine.EvalCase, map[string]int) {
+	byLower := map[string]string{}
+	for _, n := range names {
+		byLower[strings.ToLower(n)] = n
+	}
+	skipped := map[string]int{}
+	kept := cases[:0]
+	for _, c := range cases {
+		n, ok := byLower[strings.ToLower(c.Database)]
+		if !ok {
+			skipped[c.Database]++
+			continue
+		}
+		c.Database = n
+		kept = append(kept, c)
+	}
+	return kept, skipped
+}
+
+// countList is "a (3), b (1)", in name order.
+func countList(m map[string]int) string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s (%d)", n, m[n])
+	}
+	return strings.Join(parts, ", ")
+}
+
 // runEval is `pgmcp eval`.
 func runEval(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	flags, err := parseEvalFlags(args, stderr)
 	if err != nil {
 		return exitUsage
 	}
-	f, err := os.Open(flags.file)
+	cases, err := loadEvalCases(flags)
 	if err != nil {
 		fmt.Fprintln(stderr, "pgmcp eval:", err)
 		return exitUsage
-	}
-	cases, err := readEvalCases(f)
-	f.Close()
-	if err != nil {
-		fmt.Fprintf(stderr, "pgmcp eval: %s: %v\n", flags.file, err)
-		return exitUsage
-	}
-	if flags.limit > 0 && len(cases) > flags.limit {
-		cases = cases[:flags.limit]
 	}
 	var out io.Writer
 	if flags.out != "" {
@@ -146,6 +204,19 @@ func runEval(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return fail(stderr, err)
 	}
 	defer done()
+	if flags.spider != "" {
+		var skipped map[string]int
+		if cases, skipped = spiderOnConfigured(cases, eng.DatabaseNames()); len(skipped) > 0 {
+			fmt.Fprintf(stderr, "pgmcp eval: skipping the questions on databases not in PGMCP_DATABASES: %s\n", countList(skipped))
+		}
+		if len(cases) == 0 {
+			fmt.Fprintln(stderr, "pgmcp eval: no Spider question is on a configured database (name each one by its db_id)")
+			return exitUsage
+		}
+	}
+	if flags.limit > 0 && len(cases) > flags.limit {
+		cases = cases[:flags.limit]
+	}
 	// Every question gets the value hints a served question would.
 	eng.WaitValues(ctx)
 	bar := startProgress(stderr, len(cases))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -120,4 +121,60 @@ func countOf(t *testing.T, db *pgtest.DB, table string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestRunEvalSpider runs `pgmcp eval --spider DIR` on a made-up Spider
+// release: questions go to the configured database their db_id names
+// (letter case aside), the others are skipped and said so, the gold SQL's
+// "double-quoted" strings are read as strings, and the table groups by
+// Spider's difficulty.
+func TestRunEvalSpider(t *testing.T) {
+	db := pgtest.NewDB(t, pgtest.Demo)
+	fake := fakellm.New(t, func(_ int, req fakellm.Request) fakellm.Reply {
+		switch {
+		case strings.Contains(req.Last(), "How many customers"):
+			return fakellm.SQL("SELECT count(*) FROM customers")
+		case strings.Contains(req.Last(), "German customers"):
+			return fakellm.SQL("SELECT count(*) FROM customers WHERE country_code = 'FR'") // wrong
+		}
+		return fakellm.SQL("SELECT 0")
+	})
+	easy := `{"select": [false, [[3, [0, [0, 0, false], null]]]], "from": {"table_units": [["table_unit", 0]], "conds": []},
+		"where": [], "groupBy": [], "having": [], "orderBy": [], "limit": null, "intersect": null, "union": null, "except": null}`
+	hard := `{"select": [false, [[3, [0, [0, 0, false], null]]]], "from": {"table_units": [["table_unit", 0]], "conds": []},
+		"where": [[false, 2, [0, [0, 1, false], null], "\"DE\"", null]], "groupBy": [], "having": [],
+		"orderBy": ["desc", [[0, [0, 1, false], null]]], "limit": 1, "intersect": null, "union": null, "except": null}`
+	dev := `[
+{"db_id": "SHOP", "question": "How many customers are there?", "query": "SELECT count(*) FROM customers", "sql": ` + easy + `},
+{"db_id": "shop", "question": "How many German customers are there?", "query": "SELECT count(*) FROM customers WHERE country_code = \"DE\"", "sql": ` + hard + `},
+{"db_id": "elsewhere", "question": "How many singers?", "query": "SELECT count(*) FROM singer", "sql": ` + easy + `}
+]`
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "dev.json"), []byte(dev), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dbs, _ := json.Marshal([]map[string]string{{"name": "shop", "url": db.ReaderURL, "policy_file": writePolicy(t, string(demodb.PolicyJSON))}})
+	env := []string{"PGMCP_DATABASES=" + string(dbs), "PGMCP_LLM_BASE_URL=" + fake.URL(), "PGMCP_LLM_MODEL=fake", "PGMCP_LLM_MAX_ATTEMPTS=1"}
+	var stdout, stderr bytes.Buffer
+	if code := runEval(t.Context(), []string{"--spider", dir}, env, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d; stderr: %s", code, stderr.String())
+	}
+	t.Logf("\n%s", stdout.String())
+	if !strings.Contains(stderr.String(), "elsewhere (1)") {
+		t.Errorf("the skipped database is not reported: %s", stderr.String())
+	}
+	rows := map[string][]string{}
+	for _, l := range strings.Split(stdout.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 3 {
+			rows[f[0]] = f
+		}
+	}
+	for name, want := range map[string][]string{"easy": {"1", "1", "1.0000"}, "hard": {"1", "1", "0.0000"}, "all": {"2", "2", "0.5000"}} {
+		if got := rows[name]; len(got) < 4 || !slices.Equal(got[1:4], want) {
+			t.Errorf("row %s: %v, want cases, scored, EX %v:\n%s", name, got, want, stdout.String())
+		}
+	}
+	if code := runEval(t.Context(), []string{"--spider", dir, "extra.jsonl"}, env, &stdout, &stderr); code != exitUsage {
+		t.Errorf("--spider with a file: exit %d, want %d", code, exitUsage)
+	}
 }
