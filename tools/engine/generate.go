@@ -219,13 +219,16 @@ func (e *Engine) prompt(ctx context.Context, a *Access, question string, maxRows
 	if err != nil {
 		return nil, err
 	}
-	sel := prep.Select(question, a.schema.Options().TokenBudget)
+	// The value hints come out of the schema's token budget.
+	hints := valueHints(a, prep, question)
+	budget := max(a.schema.Options().TokenBudget-schema.EstimateTokens(hints), 0)
+	sel := prep.Select(question, budget)
 	e.cfg.Logger.DebugContext(ctx, "schema selected for the question", "database", db.Name, "tables", len(sel.Tables),
 		"of", sel.Total, "tokens", sel.Tokens, "why", sel.Explain())
 	return prompts.Build(prompts.Request{
 		Database: db.Name, ServerVersion: db.ServerVersion, Schema: sel.Render().Text,
 		Now: e.now(), TimeZone: db.TimeZone, MaxRows: maxRows, Examples: db.examples.Select(question, e.cfg.Examples), Question: question,
-		ValueHints: valueHints(a, prep, question),
+		ValueHints: hints,
 	})
 }
 
