@@ -53,6 +53,7 @@ type Prepared struct {
 	vocab      []string         // every term, sorted
 	neighbours [][]int          // by foreign key, both directions, sorted, unique
 	byName     map[string]int
+	nameOrder  []int // each table's place in the order of qualified names
 	// values is the index of the column values, once the cache has read
 	// them (valuesDone is closed then; nil when it does not index values).
 	values     atomic.Pointer[ValueIndex]
@@ -88,8 +89,21 @@ func Prepare(s *Snapshot) *Prepared {
 	for f := range ix.text {
 		ix.text[f] = make([]string, n)
 	}
+	names := make([]string, n)
 	for i := range s.Tables {
-		ix.byName[s.Tables[i].QualifiedName()] = i
+		names[i] = s.Tables[i].QualifiedName()
+		ix.byName[names[i]] = i
+	}
+	// Selection orders tables by name last; comparing places instead of
+	// the names saves a string build per comparison.
+	byNameOrder := make([]int, n)
+	for i := range byNameOrder {
+		byNameOrder[i] = i
+	}
+	sort.SliceStable(byNameOrder, func(a, b int) bool { return names[byNameOrder[a]] < names[byNameOrder[b]] })
+	ix.nameOrder = make([]int, n)
+	for place, i := range byNameOrder {
+		ix.nameOrder[i] = place
 	}
 	var buf []string
 	var total float64
@@ -281,7 +295,7 @@ func (ix *Prepared) Select(question string, budget int) Selection {
 		if degree(i) != degree(j) { // with no match, hubs first
 			return degree(i) > degree(j)
 		}
-		return ix.snap.Tables[i].QualifiedName() < ix.snap.Tables[j].QualifiedName()
+		return ix.nameOrder[i] < ix.nameOrder[j]
 	})
 
 	reason := make([]string, n)
@@ -314,7 +328,7 @@ func (ix *Prepared) Select(question string, budget int) Selection {
 			if scores[nb[a]] != scores[nb[b]] {
 				return scores[nb[a]] > scores[nb[b]]
 			}
-			return ix.snap.Tables[nb[a]].QualifiedName() < ix.snap.Tables[nb[b]].QualifiedName()
+			return ix.nameOrder[nb[a]] < ix.nameOrder[nb[b]]
 		})
 		for _, j := range nb {
 			addCore(j, "foreign-key neighbour of "+ix.snap.Tables[s].QualifiedName())
