@@ -54,7 +54,7 @@ type spiderQuestion struct {
 // each into a database of its own (ANALYZEd, so the schema shows the
 // planner's common values), opens them (named by their Spider db_id, lower
 // case), and reads Spider dev.
-func loadSpider(t *testing.T, values bool) ([]*Database, []spiderQuestion) {
+func loadSpider(t testing.TB, values bool) ([]*Database, []spiderQuestion) {
 	t.Helper()
 	dir := pgtest.SharedPath(t, "data/spider/pg_dbs")
 	devPath := pgtest.SharedPath(t, "data/spider/dev.json")
