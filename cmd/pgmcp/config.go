@@ -10,6 +10,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmcp/pgmcp/cmd/pgmcp/httpauth"
+	"github.com/pgmcp/pgmcp/tools/engine"
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
@@ -106,9 +108,10 @@ type LLMConfig struct {
 	MaxAttempts    int           `env:"MAX_ATTEMPTS" envDefault:"3" desc:"Model calls per question, repairs of refused or failed SQL included."`
 	JSONMode       bool          `env:"JSON_MODE" envDefault:"false" desc:"Ask the endpoint for JSON output (response_format); turned off by itself if the endpoint refuses it."`
 	Examples       int           `env:"EXAMPLES" envDefault:"5" desc:"Few-shot examples sent per question, from the examples file: the most similar to the question (masked question similarity, varied SQL shapes); 0 sends them all."`
+	ExampleMethod  string        `env:"EXAMPLES_METHOD" envDefault:"similar" desc:"How the examples are chosen: similar (the most similar questions, with varied SQL shapes), question (similarity alone) or first (the file's first ones)."`
 	Candidates     int           `env:"CANDIDATES" envDefault:"1" desc:"Candidate queries asked of the model per question (1 to 10). Above 1, each runs read-only under reduced limits and the result most candidates agree on wins (ties: the cheaper plan); the result reports the vote. Costs that many model calls."`
 	CandidateTemp  float64       `env:"CANDIDATE_TEMPERATURE" envDefault:"0.8" desc:"Sampling temperature of every candidate but the first (which is 0), 0 to 2."`
-	ResultChecks   bool          `env:"RESULT_CHECKS" envDefault:"true" desc:"Check a question's result before answering: no rows, a column NULL in every row, or far more rows than planned after a join lead to one repair round with what was seen (it counts in MAX_ATTEMPTS; the result reports it in result_checks)."`
+	ResultChecks   bool          `env:"RESULT_CHECKS" envDefault:"true" desc:"Check a question's result before answering: no rows, a column NULL in every row, or a join multiplying rows (more than the biggest table read, or far more than planned) lead to one repair round with what was seen (it counts in MAX_ATTEMPTS; the result reports it in result_checks)."`
 }
 
 // SchemaConfig is how the schema is cached and shown to the model
@@ -462,6 +465,9 @@ func (m *LLMConfig) validate(bad reporter) {
 	}
 	if m.MaxAttempts < 1 || m.MaxAttempts > 10 {
 		bad("MaxAttempts", "must be between 1 and 10, got %d", m.MaxAttempts)
+	}
+	if !slices.Contains(engine.ExampleMethods, m.ExampleMethod) {
+		bad("ExampleMethod", "must be one of %s, got %q", strings.Join(engine.ExampleMethods, ", "), m.ExampleMethod)
 	}
 	if m.Candidates < 1 || m.Candidates > 10 {
 		bad("Candidates", "must be between 1 and 10, got %d", m.Candidates)

@@ -164,6 +164,7 @@ func (a *app) engineConfig(model *llm.Client, audit *engine.AuditLog) engine.Con
 		MaxRows:              cfg.Limits.MaxRows,
 		MaxAttempts:          cfg.LLM.MaxAttempts,
 		Examples:             cfg.LLM.Examples,
+		ExampleMethod:        cfg.LLM.ExampleMethod,
 		Candidates:           cfg.LLM.Candidates,
 		CandidateTemperature: cfg.LLM.CandidateTemp,
 		ResultChecks:         cfg.LLM.ResultChecks,

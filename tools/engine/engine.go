@@ -119,6 +119,9 @@ type Config struct {
 	// Examples is how many few-shot examples a question is sent: the most
 	// similar (ExampleSelector); 0 sends every example.
 	Examples int
+	// ExampleMethod is how they are chosen: one of ExampleMethods
+	// (default ExamplesSimilar).
+	ExampleMethod string
 	// Candidates, above 1, is how many queries the model is asked for
 	// per question; their results vote (see vote). CandidateTemperature
 	// is the sampling temperature of all but the first (which is 0).

@@ -66,14 +66,40 @@ func catalogWords(p *sqlguard.Policy) []string {
 	return out
 }
 
-// Select returns at most k examples, the most similar to question first;
-// k <= 0 means all of them, in their order.
+// How examples are chosen (PGMCP_LLM_EXAMPLES_METHOD).
+const (
+	// ExamplesSimilar: the most similar questions, preferring varied SQL
+	// skeletons among examples about as similar (the default).
+	ExamplesSimilar = "similar"
+	// ExamplesQuestion: the most similar questions, by similarity alone.
+	ExamplesQuestion = "question"
+	// ExamplesFirst: the first k of the file, whatever the question.
+	ExamplesFirst = "first"
+)
+
+// ExampleMethods are the methods, for a configuration's check.
+var ExampleMethods = []string{ExamplesSimilar, ExamplesQuestion, ExamplesFirst}
+
+// Select returns at most k examples, the most similar to question first
+// (ExamplesSimilar); k <= 0 means all of them, in their order.
 func (s *ExampleSelector) Select(question string, k int) []prompts.Example {
+	return s.SelectBy(question, k, ExamplesSimilar)
+}
+
+// SelectBy is Select by one of ExampleMethods ("" is ExamplesSimilar).
+func (s *ExampleSelector) SelectBy(question string, k int, method string) []prompts.Example {
 	if s == nil || len(s.examples) == 0 {
 		return nil
 	}
 	if k <= 0 {
 		return s.examples
+	}
+	if method == ExamplesFirst {
+		return s.examples[:min(k, len(s.examples))]
+	}
+	penalty := diversityPenalty
+	if method == ExamplesQuestion {
+		penalty = 0
 	}
 	q := s.vector(question)
 	qn := norm(q)
@@ -97,7 +123,7 @@ func (s *ExampleSelector) Select(question string, k int) []prompts.Example {
 			if chosen[i] {
 				continue
 			}
-			score := sims[i] - diversityPenalty*float64(used[s.skeletons[i]])
+			score := sims[i] - penalty*float64(used[s.skeletons[i]])
 			if score > bestScore {
 				best, bestScore = i, score
 			}

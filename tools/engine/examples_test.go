@@ -51,6 +51,14 @@ func TestExampleSelection(t *testing.T) {
 	if len(two) != 2 || two[0] != same[0] || two[1] != same[2] {
 		t.Errorf("two choices: %v, want the first and the third (another skeleton)", two)
 	}
+	// By similarity alone, the second slot goes to the same skeleton; the
+	// "first" method takes the file's first ones, whatever the question.
+	if two := NewExampleSelector(same, words).SelectBy("How many singers are there?", 2, ExamplesQuestion); len(two) != 2 || two[1] != same[1] {
+		t.Errorf("by similarity alone: %v, want the first two", two)
+	}
+	if got := s.SelectBy("How many orders has each customer placed?", 2, ExamplesFirst); len(got) != 2 || got[0] != examples[0] || got[1] != examples[1] {
+		t.Errorf("first: %s", exampleQuestions(got))
+	}
 	// k bounds; k <= 0 and k over the count; no examples.
 	if got := s.Select("anything", 0); len(got) != len(examples) || got[0] != examples[0] {
 		t.Errorf("k=0: %d examples", len(got))

@@ -227,7 +227,7 @@ func (e *Engine) prompt(ctx context.Context, a *Access, question string, maxRows
 		"of", sel.Total, "tokens", sel.Tokens, "why", sel.Explain())
 	return prompts.Build(prompts.Request{
 		Database: db.Name, ServerVersion: db.ServerVersion, Schema: sel.Render().Text,
-		Now: e.now(), TimeZone: db.TimeZone, MaxRows: maxRows, Examples: db.examples.Select(question, e.cfg.Examples), Question: question,
+		Now: e.now(), TimeZone: db.TimeZone, MaxRows: maxRows, Examples: db.examples.SelectBy(question, e.cfg.Examples, e.cfg.ExampleMethod), Question: question,
 		ValueHints: hints,
 	})
 }
