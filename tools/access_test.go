@@ -185,7 +185,8 @@ func TestIdentityDatabasesAndPolicy(t *testing.T) {
 // caller without a role of its own is told the stored values matching its
 // question, but a caller whose queries run as a database role under
 // row-level security is not, since the index was read as the login role,
-// which sees rows that role does not.
+// which sees rows that role does not. find_values looks values up live as
+// that role, and eval (its prompts, gold query and outcome) runs as it.
 func TestValueHintsNeverCrossRoles(t *testing.T) {
 	var alice string
 	f := newQueryFixture(t, fixtureOpts{
@@ -267,6 +268,27 @@ func TestValueHintsNeverCrossRoles(t *testing.T) {
 	}
 	if r := find(ctx, "GROCERIES"); r.Mode != "live" || len(r.Matches) != 1 || r.Matches[0].Value != "alice groceries" {
 		t.Errorf("find_values as alice, her own row: %+v", r)
+	}
+	// eval as alice: the model's prompt has no hint from her hidden row,
+	// and the outcome (what --out writes) holds nothing of it; the gold
+	// query runs as her too, so it finds no such row.
+	eng, err := engine.New(f.deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(f.fake.Requests())
+	out := eng.Evaluate(ctx, engine.EvalCase{ID: "rls", Question: question, GoldSQL: "SELECT body FROM notes WHERE body LIKE 'Zanzibar%'"})
+	line, _ := json.Marshal(out)
+	reqs := f.fake.Requests()
+	if len(reqs) <= before || out.GoldError != "" || out.Correct || strings.Contains(string(line), "Zanzibar") {
+		t.Errorf("eval as alice: %s (model asked %d times)", line, len(reqs)-before)
+	}
+	for _, r := range reqs[before:] {
+		for _, m := range r.Messages {
+			if strings.Contains(m.Content, "Zanzibar treasure map") || strings.Contains(m.Content, "has '") {
+				t.Errorf("eval as alice sent the model a value of a row she cannot read:\n%s", m.Content)
+			}
+		}
 	}
 	for _, args := range []map[string]any{{"text": ""}, {"text": strings.Repeat("x", 501)}, {"text": "a", "limit": 51}, {"text": "a", "tables": []any{"nope*"}}} {
 		if o := f.call(t, t.Context(), "find_values", args); !o.isError {
