@@ -30,7 +30,9 @@ func goList(t *testing.T, format string) [][]string {
 		t.Fatalf("go list: %s", msg)
 	}
 	var rows [][]string
-	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+	// Only the newlines are trimmed: a last line's trailing tab (an empty
+	// last field) is a field.
+	for line := range strings.SplitSeq(strings.Trim(string(out), "\n"), "\n") {
 		if line != "" {
 			rows = append(rows, strings.Split(line, "\t"))
 		}
