@@ -133,6 +133,7 @@ func resourceError(ctx context.Context, h *handlers, err error) error {
 // tables take exactly the same path.
 func (h *handlers) resourceHooks() *server.Hooks {
 	hooks := &server.Hooks{}
+	hooks.AddAfterListResources(hideView)
 	hooks.AddBeforeReadResource(func(ctx context.Context, id any, req *mcp.ReadResourceRequest) {
 		uri := req.Params.URI
 		_, rest, ok := parseResourceURI(uri)

@@ -37,12 +37,13 @@ func NewServer(eng *engine.Engine, version string) *server.MCPServer {
 		server.WithInstructions(Instructions),
 		server.WithRecovery(),
 		server.WithToolHandlerMiddleware(h.middleware),
+		server.WithToolFilter(withView),
 	)
 	for _, t := range h.all() {
 		s.AddTool(t.Tool, t.Handler)
 	}
 	s.AddPrompts(h.allPrompts()...)
-	s.AddResources(h.resources()...)
+	s.AddResources(append(h.resources(), h.viewResource())...)
 	s.AddResourceTemplates(h.resourceTemplates()...)
 	return s
 }

@@ -131,6 +131,7 @@ type HTTPConfig struct {
 
 	SessionIdleTimeout time.Duration `env:"SESSION_IDLE_TIMEOUT" envDefault:"10m" desc:"An MCP session (2025-11-25 handshake) unused this long is closed and its memory freed; its ID then gets 404 and the client initializes again."`
 	MaxSessions        int           `env:"MAX_SESSIONS" envDefault:"1000" desc:"Most MCP sessions kept at once: a new one closes the session idle the longest, or gets 503 when every session has a request in flight."`
+	Workbench          bool          `env:"WORKBENCH" envDefault:"true" desc:"Serve the browser workbench at / (a page that is an MCP client of /mcp, behind the same authentication: it asks for the token)."`
 	Stateless          bool          `env:"STATELESS" envDefault:"false" desc:"Keep no MCP session: every request is served on its own, so several pgmcp can sit behind a load balancer without sticky sessions (GET and DELETE get 405)."`
 	AllowedOrigins     []string      `env:"ALLOWED_ORIGINS" desc:"Comma-separated exact origins (scheme://host[:port], or null) whose browser requests /mcp serves, with CORS, besides its own; a request with any other Origin gets 403."`
 

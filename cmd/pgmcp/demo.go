@@ -166,6 +166,7 @@ func printConnectHelp(w io.Writer, addr string) {
 	fmt.Fprintln(w)
 	if addr != "" {
 		fmt.Fprintf(w, "pgmcp demo is serving MCP at http://%s/mcp (Ctrl-C stops it and deletes the demo database)\n\n", addr)
+		fmt.Fprintf(w, "Open the workbench in a browser: http://%s/\n\n", addr)
 		fmt.Fprintf(w, "Try it with the MCP Inspector:\n  npx -y @modelcontextprotocol/inspector@2.12.0 --cli http://%s/mcp --method tools/list\n", addr)
 		fmt.Fprintf(w, "  npx -y @modelcontextprotocol/inspector@2.12.0 --cli http://%s/mcp --method tools/call --tool-name get_schema\n\n", addr)
 	} else {

@@ -28,6 +28,7 @@ import (
 	"github.com/pgmcp/pgmcp/tools"
 	"github.com/pgmcp/pgmcp/tools/engine"
 	"github.com/pgmcp/pgmcp/tools/pgexec"
+	"github.com/pgmcp/pgmcp/tools/webui"
 )
 
 // maxRequestBytes caps an HTTP request body: a JSON-RPC message larger than
@@ -459,6 +460,9 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 	}
 	mcpHandler = origins.wrap(mcpHandler)
 	mux.Handle("/mcp", d.wrap(mcpHandler))
+	if a.cfg.HTTP.Workbench {
+		mux.HandleFunc("GET /{$}", serveWorkbench)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -602,6 +606,23 @@ func (d *drainer) drain(timeout time.Duration) bool {
 	case <-time.After(timeout):
 		return false
 	}
+}
+
+// serveWorkbench serves the workbench page. The page holds no data: it
+// is an MCP client of /mcp, which authenticates each of its requests.
+func serveWorkbench(w http.ResponseWriter, r *http.Request) {
+	p := webui.Workbench()
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", p.CSP())
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = io.WriteString(w, p.HTML)
 }
 
 // slogWriter turns a library's log.Logger output into slog records.
