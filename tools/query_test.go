@@ -118,6 +118,7 @@ func newQueryFixture(t testing.TB, o fixtureOpts) *queryFixture {
 type toolOutcome struct {
 	isError    bool
 	text       string
+	images     []mcp.ImageContent
 	structured []byte
 	err        engine.ErrorInfo
 }
@@ -158,8 +159,11 @@ func (f *queryFixture) call(t testing.TB, ctx context.Context, name string, args
 	var o toolOutcome
 	o.isError = res.IsError
 	for _, c := range res.Content {
-		if tc, ok := c.(mcp.TextContent); ok {
-			o.text += tc.Text
+		switch c := c.(type) {
+		case mcp.TextContent:
+			o.text += c.Text
+		case mcp.ImageContent:
+			o.images = append(o.images, c)
 		}
 	}
 	if res.IsError {

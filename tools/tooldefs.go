@@ -2,11 +2,13 @@ package tools
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/pgmcp/pgmcp/tools/chart"
 	"github.com/pgmcp/pgmcp/tools/engine"
 )
 
@@ -84,6 +86,8 @@ func (h *handlers) queryTool() server.ServerTool {
 		mcp.WithNumber("max_rows", mcp.Description(fmt.Sprintf("Most rows to return (default and maximum %d).", h.eng.MaxRows())),
 			mcp.Min(1), mcp.Max(float64(h.eng.MaxRows()))),
 		mcp.WithBoolean("dry_run", mcp.Description("Return the validated SQL without running it.")),
+		mcp.WithBoolean("chart", mcp.Description("Also return a PNG chart of the result (image content), chosen by the column types: "+
+			"line for a date and a number, bar for a category and a number, scatter for two numbers, histogram for one. For clients that show images.")),
 		portableOutputSchema[engine.QueryResult](),
 		readOnlyAnnotations("Query the database"),
 	)
@@ -95,11 +99,42 @@ func (h *handlers) query(ctx context.Context, req mcp.CallToolRequest) (*mcp.Cal
 	if err := req.BindArguments(&args); err != nil {
 		return h.fail(ctx, "query", invalidArguments(err)), nil
 	}
+	var opts struct {
+		Chart bool `json:"chart"`
+	}
+	if err := req.BindArguments(&opts); err != nil {
+		return h.fail(ctx, "query", invalidArguments(err)), nil
+	}
 	out, err := h.eng.Query(ctx, args)
 	if err != nil {
 		return h.fail(ctx, "query", err), nil
 	}
-	return h.succeed(ctx, out, engine.RenderQueryText(out)), nil
+	res := h.succeed(ctx, out, engine.RenderQueryText(out))
+	if opts.Chart {
+		res.Content = append(res.Content, chartContent(out))
+	}
+	return res, nil
+}
+
+// Size of a chart image, in pixels.
+const chartWidth, chartHeight = 800, 450
+
+// chartContent is the PNG of the rule-chosen chart of a result, or a line
+// saying why there is none.
+func chartContent(out *engine.QueryResult) mcp.Content {
+	cols := make([]chart.Column, len(out.Columns))
+	for i, c := range out.Columns {
+		cols[i] = chart.Column{Name: c.Name, Type: c.Type}
+	}
+	spec, ok := chart.Choose(cols, len(out.Rows))
+	if !ok {
+		return mcp.NewTextContent("No chart: a chart needs rows and a numeric column.")
+	}
+	png, err := chart.PNG(spec, cols, out.Rows, chartWidth, chartHeight)
+	if err != nil {
+		return mcp.NewTextContent("No chart: " + err.Error() + ".")
+	}
+	return mcp.NewImageContent(base64.StdEncoding.EncodeToString(png), "image/png")
 }
 
 func (h *handlers) explainTool() server.ServerTool {
