@@ -36,6 +36,10 @@ type AuditRecord struct {
 	DurationMS float64 `json:"duration_ms"`
 	// Error is the error code of a failed call; empty on success.
 	Error string `json:"error,omitempty"`
+
+	// query is the allowed query, whose Fingerprint is taken when the
+	// record is written.
+	query *sqlguard.Query
 }
 
 // CodeAuditUnavailable is the code of a call refused because its audit
@@ -266,7 +270,9 @@ func noteChecked(ctx context.Context, sql string, q *sqlguard.Query, err error) 
 	r.SQL = sql
 	switch {
 	case q != nil:
-		r.SQL, r.Verdict, r.Fingerprint = q.SQL(), "allowed", q.Fingerprint()
+		// The fingerprint (another parse) is taken only when the record
+		// is written (Finish, with an audit log).
+		r.SQL, r.Verdict, r.Fingerprint, r.query = q.SQL(), "allowed", "", q
 	case err != nil:
 		r.Verdict = Describe(err).Code
 	}
@@ -367,6 +373,9 @@ func (c *Call) Finish() error {
 	}
 	var withheld error
 	if audit := e.cfg.Audit; audit != nil {
+		if rec.query != nil && rec.Fingerprint == "" {
+			rec.Fingerprint = rec.query.Fingerprint()
+		}
 		if werr := audit.Write(rec); werr != nil {
 			e.metrics.observeAuditFailure()
 			if audit.Required() && c.outcome != string(CodeAuditUnavailable) {
