@@ -71,6 +71,11 @@ func TestEngineWithoutTransport(t *testing.T) {
 		recs[1].Error != string(sqlguard.CodeNotSelect) || recs[1].Verdict != string(sqlguard.CodeNotSelect) || recs[0].Call == recs[1].Call {
 		t.Errorf("audit records: %+v", recs)
 	}
+	// The allowed query's record has its fingerprint, taken when the
+	// record was written; the refused one has none.
+	if len(recs) == 2 && (!regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(recs[0].Fingerprint) || recs[1].Fingerprint != "") {
+		t.Errorf("fingerprints %q %q, want a pg_query fingerprint and none", recs[0].Fingerprint, recs[1].Fingerprint)
+	}
 
 	// Explain: a refusal is a verdict, not an error.
 	ex, err := eng.Explain(t.Context(), ExplainArgs{SQL: "SELECT phone FROM customers"})
