@@ -1,7 +1,9 @@
 package sqlguard
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +14,7 @@ import (
 // the mean ("ns/query") and the median ("p50-ns/query") time per query.
 // Compare them:
 //
-//	go test -run '^$' -bench 'Check|Parse' -count 6 ./sqlguard
+//	go test -run '^$' -bench 'Check|Parse|CallPath' -count 6 ./sqlguard
 
 func benchQueries(b *testing.B) []string {
 	var out []string
@@ -66,5 +68,56 @@ func BenchmarkParse(b *testing.B) {
 		if _, err := pg.Parse(q); err != nil {
 			b.Fatal(err)
 		}
+	})
+}
+
+// BenchmarkCallPath is what a query call asks of the guard: Check, then
+// the row cap (LimitRows with max_rows+1, 1001 by default). Its time over
+// BenchmarkCheck's, in the same run, is the guard call path's overhead.
+func BenchmarkCallPath(b *testing.B) {
+	qs := benchQueries(b)
+	p := shopPolicy(b)
+	runPerQuery(b, qs, func(sql string) {
+		q, err := Check(sql, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := q.LimitRows(1001); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkLargeIN is Check and the call path on one query with a
+// 5,000-element IN list, where a second parse or a deparse costs most.
+func BenchmarkLargeIN(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("SELECT id FROM orders WHERE id IN (")
+	for i := range 5000 {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprint(&sb, i)
+	}
+	sb.WriteString(")")
+	sql := sb.String()
+	p := shopPolicy(b)
+	b.Run("check", func(b *testing.B) {
+		runPerQuery(b, []string{sql}, func(s string) {
+			if _, err := Check(s, p); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	b.Run("callpath", func(b *testing.B) {
+		runPerQuery(b, []string{sql}, func(s string) {
+			q, err := Check(s, p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := q.LimitRows(1001); err != nil {
+				b.Fatal(err)
+			}
+		})
 	})
 }

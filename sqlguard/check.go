@@ -167,8 +167,9 @@ func lexerDifferential(sql string) *Error {
 }
 
 // SQL returns the text to run: the original statement, trimmed, without a
-// trailing semicolon or trailing comments. It passed the lexer-differential
-// check.
+// trailing semicolon or what follows it (a comment before the semicolon,
+// or at the very end, stays: anything appended must start on a new line).
+// It passed the lexer-differential check.
 func (q *Query) SQL() string { return q.sql }
 
 // Fingerprint returns the pg_query fingerprint (hex) of the statement; it

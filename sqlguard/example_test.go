@@ -38,6 +38,7 @@ func ExampleCheck() {
 	}
 	// Output:
 	// [public.orders] [count]
-	// SELECT status, count(*) FROM orders GROUP BY status LIMIT 101
+	// SELECT status, count(*) FROM orders GROUP BY status
+	// LIMIT 101
 	// blocked_column - column "ssn" of "public.users" is blocked (position 8)
 }

@@ -3,6 +3,7 @@ package sqlguard
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	pg "github.com/pganalyze/pg_query_go/v5"
 	"google.golang.org/protobuf/proto"
@@ -15,11 +16,12 @@ const limitAlias = "pgmcp_limited"
 // same as the query. The executor calls it with max_rows+1 to detect
 // truncation.
 //
-// It edits the top-level statement of the parse tree and deparses it
-// (pg_query.Deparse); for a set operation (UNION, INTERSECT, EXCEPT) the
-// top-level LIMIT is the one of the whole set operation. The rules:
+// For a set operation (UNION, INTERSECT, EXCEPT) the top-level LIMIT is
+// the one of the whole set operation. The rules:
 //
-//   - no LIMIT, LIMIT ALL or LIMIT NULL: LIMIT n is added;
+//   - no LIMIT: "\nLIMIT n" is appended to the checked text (no deparse,
+//     no second parse: the call path parses once);
+//   - LIMIT ALL or LIMIT NULL: LIMIT n replaces it;
 //   - a constant LIMIT (or FETCH FIRST … ROWS ONLY) of at most n: the query
 //     is returned unchanged (its SQL());
 //   - a larger constant: it is lowered to n;
@@ -30,9 +32,11 @@ const limitAlias = "pgmcp_limited"
 //     server keeps the order of the inner ORDER BY through the plain
 //     subquery scan, and duplicate output column names are fine under *.
 //
-// OFFSET, ORDER BY and everything else are kept. The result is checked again
-// with the same policy before it is returned, so a deparser mistake cannot
-// produce text the guard would refuse.
+// OFFSET, ORDER BY and everything else are kept. The other rules edit the
+// top-level statement of the parse tree and deparse it (pg_query.Deparse);
+// their result is checked again with the same policy before it is
+// returned, so a deparser mistake cannot produce text the guard would
+// refuse.
 func (q *Query) LimitRows(n int) (string, error) {
 	if n < 0 {
 		return "", errors.New("sqlguard: LimitRows: negative row count")
@@ -63,6 +67,16 @@ func (q *Query) LimitRows(n int) (string, error) {
 		}
 	}
 
+	// The common case, no LIMIT at all: the clause is appended to the
+	// checked text, with no deparse and no second parse. The text is one
+	// SELECT (no trailing semicolon or comment); a LIMIT after it binds to
+	// its top-level statement (the whole set operation, after ORDER BY and
+	// OFFSET) exactly as the LimitCount the deparse path sets, and the
+	// appended tokens (a reserved keyword and an integer) cannot change how
+	// the text before them parses, so what was checked is what runs.
+	if mode == "set" && sel.LimitCount == nil {
+		return q.sql + "\nLIMIT " + strconv.FormatInt(count, 10), nil
+	}
 	tree := proto.Clone(q.tree).(*pg.ParseResult)
 	raw := tree.Stmts[0]
 	sel = raw.Stmt.GetSelectStmt()
