@@ -54,6 +54,7 @@ type Prepared struct {
 	neighbours [][]int          // by foreign key, both directions, sorted, unique
 	byName     map[string]int
 	nameOrder  []int // each table's place in the order of qualified names
+	byHub      []int // the tables by hubFirst
 	// values is the index of the column values, once the cache has read
 	// them (valuesDone is closed then; nil when it does not index values).
 	values     atomic.Pointer[ValueIndex]
@@ -167,7 +168,23 @@ func Prepare(s *Snapshot) *Prepared {
 		ix.neighbours[i] = uniqueSorted(ix.neighbours[i])
 	}
 	ix.vocab = sortedKeys(ix.df)
+	// The order of the tables no question word matches (hubs first, then
+	// by name) does not depend on the question: made once.
+	ix.byHub = make([]int, n)
+	for i := range ix.byHub {
+		ix.byHub[i] = i
+	}
+	sort.Slice(ix.byHub, func(a, b int) bool { return ix.hubFirst(ix.byHub[a], ix.byHub[b]) })
 	return ix
+}
+
+// hubFirst orders tables by their foreign-key degree (the most connected
+// first), then by name.
+func (ix *Prepared) hubFirst(i, j int) bool {
+	if di, dj := len(ix.neighbours[i]), len(ix.neighbours[j]); di != dj {
+		return di > dj
+	}
+	return ix.nameOrder[i] < ix.nameOrder[j]
 }
 
 // primaryKey returns the primary key of a table of the snapshot.
@@ -282,21 +299,27 @@ func (ix *Prepared) Select(question string, budget int) Selection {
 
 	scores, matched := ix.score(question)
 	n := len(ix.snap.Tables)
-	rank := make([]int, n)
-	for i := range rank {
-		rank[i] = i
+	// The rank: the matched tables by score (ties as below), then the
+	// others in the question-free order. Only the matched ones are sorted,
+	// so a question costs the size of its matches, not of the catalog.
+	rank := make([]int, 0, n)
+	for i, sc := range scores {
+		if sc > 0 {
+			rank = append(rank, i)
+		}
 	}
-	degree := func(i int) int { return len(ix.neighbours[i]) }
-	sort.SliceStable(rank, func(a, b int) bool {
+	sort.Slice(rank, func(a, b int) bool {
 		i, j := rank[a], rank[b]
 		if scores[i] != scores[j] {
 			return scores[i] > scores[j]
 		}
-		if degree(i) != degree(j) { // with no match, hubs first
-			return degree(i) > degree(j)
-		}
-		return ix.nameOrder[i] < ix.nameOrder[j]
+		return ix.hubFirst(i, j)
 	})
+	for _, i := range ix.byHub {
+		if scores[i] <= 0 {
+			rank = append(rank, i)
+		}
+	}
 
 	reason := make([]string, n)
 	var core []int
