@@ -158,6 +158,8 @@ type Engine struct {
 	rate    *rateLimiter
 	gate    *gate
 	metrics *Metrics
+	// described holds get_schema's recent results (schemacache.go).
+	described *describeCache
 }
 
 // New checks cfg, fills in its defaults and builds what the operations
@@ -200,7 +202,8 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.QueueWait <= 0 {
 		cfg.QueueWait = 10 * time.Second
 	}
-	return &Engine{cfg: cfg, rate: newRateLimiter(cfg.RateLimit), gate: newGate(cfg.MaxConcurrent, cfg.QueueWait), metrics: cfg.Metrics}, nil
+	return &Engine{cfg: cfg, rate: newRateLimiter(cfg.RateLimit), gate: newGate(cfg.MaxConcurrent, cfg.QueueWait), metrics: cfg.Metrics,
+		described: newDescribeCache()}, nil
 }
 
 // Databases are the databases served, the default first.

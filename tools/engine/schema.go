@@ -113,9 +113,13 @@ func (e *Engine) Schema(ctx context.Context, args SchemaArgs) (*SchemaResult, st
 	if err != nil {
 		return nil, "", err
 	}
-	out, text, err := e.describe(ctx, a, prep, args)
-	if err != nil {
-		return nil, "", err
+	key := keyOf(prep, a.schema.Options().TokenBudget, args)
+	out, text, ok := e.described.get(key)
+	if !ok {
+		if out, text, err = e.describe(ctx, a, prep, args); err != nil {
+			return nil, "", err
+		}
+		e.described.put(key, out, text)
 	}
 	if since, stale := a.schema.Stale(); stale {
 		note := fmt.Sprintf("the database did not answer the schema change check: this is the schema as of %s, which may be stale", since.UTC().Format(time.RFC3339))
