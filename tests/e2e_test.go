@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 	"github.com/pgmcp/pgmcp/cmd/pgmcp/demodb"
 	"github.com/pgmcp/pgmcp/sqlguard"
 	"github.com/pgmcp/pgmcp/tests/fakellm"
+	"github.com/pgmcp/pgmcp/tests/nodetest"
 	"github.com/pgmcp/pgmcp/tests/pgtest"
 )
 
@@ -326,8 +326,8 @@ func TestDemoStdio(t *testing.T) {
 type httpServer struct {
 	cmd    *exec.Cmd
 	base   string
-	stderr *syncBuffer
-	done   chan error
+	stderr fmt.Stringer
+	done   <-chan error
 }
 
 // startHTTP runs pgmcp with args (which must ask for --http 127.0.0.1:0)
@@ -340,43 +340,8 @@ func startHTTP(t *testing.T, args, env []string) *httpServer {
 // startBinary is startHTTP with another pgmcp binary.
 func startBinary(t *testing.T, bin string, args, env []string) *httpServer {
 	t.Helper()
-	s := &httpServer{stderr: &syncBuffer{}, done: make(chan error, 1)}
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Env = env
-	pr, pw := io.Pipe()
-	s.cmd.Stderr = io.MultiWriter(s.stderr, pw)
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- s.cmd.Wait(); pw.Close() }()
-	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-	})
-	// The port of the URL pgmcp logs; the host may be a wildcard address.
-	urlRE := regexp.MustCompile(`url=(https?)://\S*:(\d+)/mcp`)
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1] + "://127.0.0.1:" + m[2]
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	select {
-	case base := <-found:
-		s.base = base
-	case err := <-s.done:
-		t.Fatalf("pgmcp %v exited: %v\n%s", args, err, s.stderr.String())
-	case <-time.After(90 * time.Second):
-		t.Fatalf("pgmcp %v did not start serving:\n%s", args, s.stderr.String())
-	}
-	return s
+	h := nodetest.StartHTTPArgs(t, bin, args, env)
+	return &httpServer{cmd: h.Cmd(), base: strings.TrimSuffix(h.URL, "/mcp"), stderr: h.Stderr(), done: h.Done()}
 }
 
 // stop sends SIGTERM and checks pgmcp exits cleanly.

@@ -203,13 +203,20 @@ func RunScript(t *testing.T, node, dir string, args []string) []string {
 	return lines
 }
 
-// HTTPServer is `pgmcp serve --http 127.0.0.1:0`.
+// HTTPServer is pgmcp serving HTTP on a free port.
 type HTTPServer struct {
-	cmd    *exec.Cmd
+	cmd *exec.Cmd
+	// URL is http(s)://127.0.0.1:PORT/mcp.
 	URL    string
 	stderr *syncBuffer
 	done   chan error
 }
+
+// Cmd is the running process; Done receives its Wait error when it ends;
+// Stderr is what it has logged so far.
+func (s *HTTPServer) Cmd() *exec.Cmd       { return s.cmd }
+func (s *HTTPServer) Done() <-chan error   { return s.done }
+func (s *HTTPServer) Stderr() fmt.Stringer { return s.stderr }
 
 // StartHTTP starts pgmcp serve over HTTP on a free port and waits for the
 // url=http://127.0.0.1:PORT/mcp line of its log.
@@ -218,8 +225,9 @@ func StartHTTP(t *testing.T, bin string, env []string) *HTTPServer {
 	return StartHTTPArgs(t, bin, []string{"serve", "--http", "127.0.0.1:0"}, env)
 }
 
-// StartHTTPArgs is StartHTTP with other arguments (which must serve HTTP
-// on 127.0.0.1:0), e.g. demo --http 127.0.0.1:0.
+// StartHTTPArgs is StartHTTP with other arguments, which must serve HTTP
+// or HTTPS on a free port (e.g. demo --http 127.0.0.1:0); the listener may
+// be a wildcard address, and URL is then on 127.0.0.1.
 func StartHTTPArgs(t *testing.T, bin string, args, env []string) *HTTPServer {
 	t.Helper()
 	s := &HTTPServer{stderr: &syncBuffer{}, done: make(chan error, 1)}
@@ -237,13 +245,13 @@ func StartHTTPArgs(t *testing.T, bin string, args, env []string) *HTTPServer {
 			<-s.done
 		}
 	})
-	urlRE := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/mcp)`)
+	urlRE := regexp.MustCompile(`url=(https?)://\S*:(\d+)/mcp`)
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
+				found <- m[1] + "://127.0.0.1:" + m[2] + "/mcp"
 				break
 			}
 		}
