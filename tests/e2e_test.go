@@ -198,7 +198,7 @@ func TestStdioServe(t *testing.T) {
 	policy := demoPolicyFile(t)
 	for _, era := range eras {
 		t.Run(era.name, func(t *testing.T) {
-			var stderr syncBuffer
+			var stderr nodetest.SyncBuffer
 			tr := transport.NewStdioWithOptions(binary, baseEnv(
 				"PGMCP_DATABASE_URL="+db.ReaderURL, "PGMCP_POLICY_FILE="+policy, "PGMCP_LOG_LEVEL=debug"),
 				[]string{"serve"}, transport.WithCommandStderrWriter(&stderr))
@@ -293,7 +293,7 @@ func TestDemoHTTP(t *testing.T) {
 
 func TestDemoStdio(t *testing.T) {
 	t.Parallel()
-	var stderr syncBuffer
+	var stderr nodetest.SyncBuffer
 	tr := transport.NewStdioWithOptions(binary, baseEnv(), []string{"demo"}, transport.WithCommandStderrWriter(&stderr))
 	if err := tr.Start(t.Context()); err != nil {
 		t.Fatal(err)
@@ -370,24 +370,6 @@ func httpClient(t *testing.T, url string, opts ...client.ClientOption) *client.C
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // silentListener accepts TCP connections and never answers: a database

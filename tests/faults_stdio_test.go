@@ -16,6 +16,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/pgmcp/pgmcp/tests/fakellm"
+	"github.com/pgmcp/pgmcp/tests/nodetest"
 	"github.com/pgmcp/pgmcp/tests/pgtest"
 )
 
@@ -24,7 +25,7 @@ import (
 type rawStdio struct {
 	cmd    *exec.Cmd
 	in     io.WriteCloser
-	stderr *syncBuffer
+	stderr *nodetest.SyncBuffer
 	done   chan error // the process's exit
 
 	mu      sync.Mutex
@@ -68,7 +69,7 @@ func (a rawAnswer) code() string {
 
 func startRawStdio(t *testing.T, bin string, env []string) *rawStdio {
 	t.Helper()
-	s := &rawStdio{stderr: &syncBuffer{}, done: make(chan error, 1), waiters: map[string]chan rawAnswer{}}
+	s := &rawStdio{stderr: &nodetest.SyncBuffer{}, done: make(chan error, 1), waiters: map[string]chan rawAnswer{}}
 	s.cmd = exec.Command(bin, "serve")
 	s.cmd.Env = env
 	s.cmd.Stderr = s.stderr
@@ -236,7 +237,7 @@ func TestStdioConcurrentQuestions(t *testing.T) {
 	hc.Close()
 	srv.stop(t)
 
-	var stderr syncBuffer
+	var stderr nodetest.SyncBuffer
 	tr := transport.NewStdioWithOptions(binary, env, []string{"serve"}, transport.WithCommandStderrWriter(&stderr))
 	if err := tr.Start(t.Context()); err != nil {
 		t.Fatal(err)

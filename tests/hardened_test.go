@@ -16,6 +16,7 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/pgmcp/pgmcp/tests/nodetest"
 	"github.com/pgmcp/pgmcp/tests/pgtest"
 	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
@@ -189,7 +190,7 @@ func TestHardenedServe(t *testing.T) {
 	// stdio: no caller role; the login role reads the demo's tables, and no
 	// row of notes (RLS applies to it, and no policy row is its own).
 	t.Run("stdio", func(t *testing.T) {
-		var stderr syncBuffer
+		var stderr nodetest.SyncBuffer
 		tr := transport.NewStdioWithOptions(binary, baseEnv(env...), []string{"serve"}, transport.WithCommandStderrWriter(&stderr))
 		if err := tr.Start(t.Context()); err != nil {
 			t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 
+	"github.com/pgmcp/pgmcp/tests/nodetest"
 	"github.com/pgmcp/pgmcp/tests/pgtest"
 )
 
@@ -116,7 +117,7 @@ func TestStartupFailures(t *testing.T) {
 func TestPrivilegedRoleAllowed(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t, pgtest.Demo)
-	var stderr syncBuffer
+	var stderr nodetest.SyncBuffer
 	tr := transport.NewStdioWithOptions(binary, baseEnv("PGMCP_DATABASE_URL="+db.URL, "PGMCP_ALLOW_PRIVILEGED_ROLE=true"),
 		[]string{"serve"}, transport.WithCommandStderrWriter(&stderr))
 	if err := tr.Start(t.Context()); err != nil {
@@ -145,7 +146,7 @@ func TestWritableRoleWarns(t *testing.T) {
 		db.Exec(t, `DROP OWNED BY `+role+`; DROP ROLE `+role)
 	})
 	url := strings.Replace(db.ReaderURL, pgtest.Reader+":"+pgtest.ReaderPassword, role+":w", 1)
-	var stderr syncBuffer
+	var stderr nodetest.SyncBuffer
 	tr := transport.NewStdioWithOptions(binary, baseEnv("PGMCP_DATABASE_URL="+url),
 		[]string{"serve"}, transport.WithCommandStderrWriter(&stderr))
 	if err := tr.Start(t.Context()); err != nil {

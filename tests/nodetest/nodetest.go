@@ -208,7 +208,7 @@ type HTTPServer struct {
 	cmd *exec.Cmd
 	// URL is http(s)://127.0.0.1:PORT/mcp.
 	URL    string
-	stderr *syncBuffer
+	stderr *SyncBuffer
 	done   chan error
 }
 
@@ -230,7 +230,7 @@ func StartHTTP(t *testing.T, bin string, env []string) *HTTPServer {
 // be a wildcard address, and URL is then on 127.0.0.1.
 func StartHTTPArgs(t *testing.T, bin string, args, env []string) *HTTPServer {
 	t.Helper()
-	s := &HTTPServer{stderr: &syncBuffer{}, done: make(chan error, 1)}
+	s := &HTTPServer{stderr: &SyncBuffer{}, done: make(chan error, 1)}
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Env = env
 	pr, pw := io.Pipe()
@@ -284,19 +284,20 @@ func (s *HTTPServer) Stop(t *testing.T) {
 	}
 }
 
-// syncBuffer is a buffer safe for concurrent writes and reads.
-type syncBuffer struct {
+// SyncBuffer is a buffer safe for concurrent writes and reads (a
+// process's stderr read while it runs).
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
