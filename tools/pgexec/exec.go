@@ -207,29 +207,53 @@ func (e *Executor) Run(ctx context.Context, q *sqlguard.Query, lim Limits) (*Res
 	return e.run(ctx, sql, lim)
 }
 
-// run is Run of SQL text: only Run (checked queries) and tests call it.
+// run is Run of SQL text: only Run (checked queries) and tests call it. A
+// prepared statement found stale is run once more, unprepared.
 func (e *Executor) run(ctx context.Context, sql string, lim Limits) (*Result, error) {
-	conn, caps, err := e.begin(ctx, lim)
+	arena := new(textArena) // the result's text
+	res, fields, raw, stale, err := e.runOnce(ctx, sql, lim, true, arena)
+	if stale {
+		res, fields, raw, _, err = e.runOnce(ctx, sql, lim, false, arena)
+	}
 	if err != nil {
 		return nil, err
 	}
+	return e.convert(ctx, res, fields, raw, arena)
+}
+
+// runOnce is one attempt of run, with the query prepared on the connection
+// when prepare is set. stale means the prepared statement could not run
+// as prepared: the caller may try again unprepared.
+func (e *Executor) runOnce(ctx context.Context, sql string, lim Limits, prepare bool, arena *textArena) (res *Result, fields []pgconn.FieldDescription, raw [][]cell, stale bool, err error) {
+	conn, caps, err := e.begin(ctx, lim)
+	if err != nil {
+		return nil, nil, nil, false, err
+	}
 	ctx, cancel := callContext(ctx, lim.StatementTimeout)
 	defer cancel()
-	pl := conn.Conn().PgConn().StartPipeline(ctx)
+	pc := conn.Conn().PgConn()
+	st := statementsOf(pc)
+	pl := pc.StartPipeline(ctx)
 	steps := sendBegin(pl, lim, lim.StatementTimeout)
-	// The extended protocol's unnamed statement: the server refuses a
-	// string holding more than one command. Every column comes back as
-	// text, PostgreSQL's exact rendering, converted below.
-	pl.SendQueryParams(sql, nil, nil, nil, nil)
-	sendEnd(pl, caps)
+	// The extended protocol: the server refuses a string holding more
+	// than one command. Every column comes back as text, PostgreSQL's
+	// exact rendering, converted below.
+	var query *stmt
+	if prepare {
+		query = st.send(pl, sql, nil)
+	} else {
+		st.drop(sql)
+		pl.SendQueryParams(sql, nil, nil, nil, nil)
+	}
+	check := sendEnd(pl, caps, st)
 	start := time.Now()
 	if err := pl.Flush(); err != nil {
 		_ = pl.Close()
 		e.settle(ctx, conn, caps, []string{ReasonAbandoned})
-		return nil, execError(ctx, err)
+		return nil, nil, nil, false, execError(ctx, err)
 	}
 
-	res, fields, raw, stoppedEarly, qerr := e.readPipeline(pl, steps, lim)
+	res, fields, raw, stoppedEarly, qerr := e.readPipeline(pl, steps, lim, st, query, arena)
 	res.Elapsed = time.Since(start)
 	var pe *pgconn.PgError
 	var dirty []string
@@ -243,12 +267,22 @@ func (e *Executor) run(ctx context.Context, sql string, lim Limits) (*Result, er
 		_ = pl.Close() // the connection broke
 		dirty = []string{abandonReason(qerr)}
 	default:
-		dirty = e.finish(pl)
+		dirty = e.finish(pl, st, check)
+	}
+	stale = prepare && stalePlan(qerr)
+	if stale {
+		st.drop(sql)
 	}
 	e.settle(ctx, conn, caps, dirty)
 	if qerr != nil {
-		return nil, execErrorIn(ctx, qerr, source{sql, lim.Mentionable})
+		return nil, nil, nil, stale, execErrorIn(ctx, qerr, source{sql, lim.Mentionable})
 	}
+	return res, fields, raw, false, nil
+}
+
+// convert turns the raw text cells of a result into values, with the
+// columns' type names.
+func (e *Executor) convert(ctx context.Context, res *Result, fields []pgconn.FieldDescription, raw [][]cell, arena *textArena) (*Result, error) {
 	// Type names come from the catalog (only for types not seen before),
 	// on any pooled connection.
 	conv, err := e.describe(ctx, e.pool, fields)
@@ -260,14 +294,16 @@ func (e *Executor) run(ctx context.Context, sql string, lim Limits) (*Result, er
 		res.Columns[i] = Column{Name: f.Name, Type: e.typeName(f)}
 	}
 	res.Rows = make([][]any, len(raw))
+	values := make([]any, len(raw)*len(fields)) // one slab for every row
 	for r, row := range raw {
-		out := make([]any, len(row))
+		out := values[:len(row):len(row)]
+		values = values[len(row):]
 		for i, v := range row {
 			switch {
 			case v.cut:
 				out[i] = v.text // a cut value is text, whatever its type
 			case v.set:
-				out[i] = conv.convert(fields[i].DataTypeOID, v.text)
+				out[i] = conv.convertIn(fields[i].DataTypeOID, v.text, arena)
 			}
 		}
 		res.Rows[r] = out
@@ -299,12 +335,23 @@ func (e *Executor) begin(ctx context.Context, lim Limits) (*pgxpool.Conn, *sessi
 // steps of sendBegin, then the query's rows within the limits. It returns
 // the first error of any step. stoppedEarly means the result was abandoned
 // mid-stream (the connection must not be reused).
-func (e *Executor) readPipeline(pl *pgconn.Pipeline, steps int, lim Limits) (res *Result, fields []pgconn.FieldDescription, raw [][]cell, stoppedEarly bool, err error) {
+func (e *Executor) readPipeline(pl *pgconn.Pipeline, steps int, lim Limits, st *statements, query *stmt, arena *textArena) (res *Result, fields []pgconn.FieldDescription, raw [][]cell, stoppedEarly bool, err error) {
 	res = &Result{}
 	for step := 0; step <= steps; step++ {
 		r, err := pl.GetResults()
 		if err != nil {
 			return res, nil, nil, false, err
+		}
+		switch r.(type) {
+		case *pgconn.CloseComplete: // an evicted statement closed
+			step--
+			continue
+		case *pgconn.StatementDescription:
+			if step == steps {
+				st.commit(query) // the query's Parse succeeded
+				step--
+				continue
+			}
 		}
 		rr, ok := r.(*pgconn.ResultReader)
 		if !ok {
@@ -319,6 +366,7 @@ func (e *Executor) readPipeline(pl *pgconn.Pipeline, steps int, lim Limits) (res
 		// A copy: pgconn reuses the slice for the next query.
 		fields = append([]pgconn.FieldDescription(nil), rr.FieldDescriptions()...)
 		size := 2 // the enclosing brackets of the rows array
+		var slab []cell
 		for rr.NextRow() {
 			if len(raw) == lim.MaxRows {
 				// The row past the cap: the rewritten LIMIT means nothing
@@ -327,7 +375,14 @@ func (e *Executor) readPipeline(pl *pgconn.Pipeline, steps int, lim Limits) (res
 				break
 			}
 			vals := rr.Values()
-			row := make([]cell, len(vals))
+			// The values are only valid until the next row: they are
+			// copied into the result's text arena, and the row's cells
+			// come from a slab shared by many rows.
+			if len(slab) < len(vals) {
+				slab = make([]cell, len(vals)*max(64, min(len(raw), 1024)))
+			}
+			row := slab[:len(vals):len(vals)]
+			slab = slab[len(vals):]
 			rowSize := 3 // brackets and separator
 			for i, v := range vals {
 				if v == nil {
@@ -338,7 +393,7 @@ func (e *Executor) readPipeline(pl *pgconn.Pipeline, steps int, lim Limits) (res
 					row[i] = cell{text: truncateText(v, lim.MaxCellBytes), cut: true}
 					res.CellsTruncated++
 				} else {
-					row[i] = cell{text: string(v), set: true} // Values are only valid until the next row
+					row[i] = cell{text: arena.add(v), set: true}
 				}
 				rowSize += len(row[i].text) + 3
 			}

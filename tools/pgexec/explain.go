@@ -106,7 +106,8 @@ func (e *Executor) Explain(ctx context.Context, q *sqlguard.Query, lim Limits) (
 	pl.SendQueryParams(explain+q.SQL(), nil, nil, nil, nil)
 	pl.SendQueryParams(explain+asRun, nil, nil, nil, nil)
 	pl.SendQueryParams(`SELECT pg_catalog.pg_size_bytes(pg_catalog.current_setting('work_mem')), pg_catalog.current_setting('hash_mem_multiplier')::float8`, nil, nil, nil, nil)
-	sendEnd(pl, caps)
+	st := statementsOf(conn.Conn().PgConn())
+	check := sendEnd(pl, caps, st)
 	if err := pl.Flush(); err != nil {
 		_ = pl.Close()
 		e.settle(ctx, conn, caps, []string{ReasonAbandoned})
@@ -137,7 +138,7 @@ func (e *Executor) Explain(ctx context.Context, q *sqlguard.Query, lim Limits) (
 	var pe *pgconn.PgError
 	var dirty []string
 	if first == nil || errors.As(first, &pe) {
-		dirty = e.finish(pl)
+		dirty = e.finish(pl, st, check)
 	} else {
 		_ = pl.Close()
 		dirty = []string{abandonReason(first)}

@@ -111,6 +111,15 @@ func (o Options) Pinned() map[string]string {
 		"standard_conforming_strings":   "on",
 		"application_name":              app,
 		"client_encoding":               "UTF8",
+		// The output styles the value conversion expects. DateStyle ISO
+		// changes only the output format: the server's day/month order
+		// for input is kept. A transaction cannot change them for the
+		// next call (it is rolled back, settings with it), and the
+		// session check verifies them after every call.
+		"intervalstyle":      "iso_8601",
+		"datestyle":          "ISO",
+		"bytea_output":       "hex",
+		"extra_float_digits": "1",
 	}
 }
 
@@ -173,14 +182,33 @@ func NewPool(ctx context.Context, dsn string, opts Options) (*pgxpool.Pool, erro
 // verifyPinned reads back the pinned settings: a server or proxy that
 // ignored a start-up parameter must not be used.
 func verifyPinned(ctx context.Context, conn *pgx.Conn, pinned map[string]string) error {
-	var ro, scs string
-	err := conn.QueryRow(ctx, "SELECT current_setting('default_transaction_read_only'), current_setting('standard_conforming_strings')").Scan(&ro, &scs)
+	names := []string{"default_transaction_read_only", "standard_conforming_strings", "intervalstyle", "bytea_output", "extra_float_digits", "datestyle"}
+	got := make([]string, len(names))
+	dst := make([]any, len(names))
+	for i := range got {
+		dst[i] = &got[i]
+	}
+	err := conn.QueryRow(ctx, "SELECT current_setting('default_transaction_read_only'), current_setting('standard_conforming_strings'), "+
+		"current_setting('intervalstyle'), current_setting('bytea_output'), current_setting('extra_float_digits'), "+
+		"split_part(current_setting('datestyle'), ',', 1)").Scan(dst...)
 	if err != nil {
 		return err
 	}
-	if ro != "on" || scs != "on" {
+	want := map[string]string{"standard_conforming_strings": "on"}
+	for _, n := range names {
+		if v, ok := pinned[n]; ok {
+			want[n] = v
+		}
+	}
+	var off []string
+	for i, n := range names {
+		if !strings.EqualFold(got[i], want[n]) {
+			off = append(off, n+"="+got[i])
+		}
+	}
+	if len(off) > 0 {
 		return &Error{Code: CodeSessionPinning, Message: fmt.Sprintf(
-			"the server did not apply pgmcp's session settings (default_transaction_read_only=%s, standard_conforming_strings=%s); connect directly, not through a proxy that drops start-up parameters", ro, scs)}
+			"the server did not apply pgmcp's session settings (%s); connect directly, not through a proxy that drops start-up parameters", strings.Join(off, ", "))}
 	}
 	return nil
 }

@@ -85,11 +85,13 @@ var stateReasons = []string{ReasonAdvisoryLocks, ReasonPreparedStatements, Reaso
 // when clean; %s is the advisory-lock column (see learnCaps). Everything
 // is schema-qualified: nothing here resolves through the search path.
 const baseCheck = `SELECT %s,
-  (SELECT count(*) FROM pg_catalog.pg_prepared_statements),
+  (SELECT count(*) FROM pg_catalog.pg_prepared_statements WHERE from_sql),
   (SELECT count(*) FROM pg_catalog.pg_cursors WHERE name <> ''),
   (SELECT count(*) FROM pg_catalog.pg_listening_channels()),
   CURRENT_USER = SESSION_USER,
-  pg_catalog.current_setting('default_transaction_read_only') = 'on' AND pg_catalog.current_setting('standard_conforming_strings') = 'on',
+  pg_catalog.current_setting('default_transaction_read_only') = 'on' AND pg_catalog.current_setting('standard_conforming_strings') = 'on'
+    AND pg_catalog.current_setting('intervalstyle') = 'iso_8601' AND pg_catalog.split_part(pg_catalog.current_setting('datestyle'), ',', 1) = 'ISO'
+    AND pg_catalog.current_setting('bytea_output') = 'hex' AND pg_catalog.current_setting('extra_float_digits') = '1',
   pg_catalog.pg_my_temp_schema() = 0`
 
 // learnCaps reads what the session check may use: whether the login role
@@ -187,13 +189,6 @@ func sendBegin(pl *pgconn.Pipeline, lim Limits, timeout time.Duration) int {
 	stmts = append(stmts,
 		"SET LOCAL lock_timeout = "+ms(lim.LockTimeout),
 		"SET LOCAL idle_in_transaction_session_timeout = "+ms(lim.IdleTimeout),
-		// The output styles the value conversion expects. DateStyle ISO
-		// changes only the output format: the session's day/month order
-		// for input is kept.
-		"SET LOCAL intervalstyle = iso_8601",
-		"SET LOCAL datestyle = ISO",
-		"SET LOCAL bytea_output = hex",
-		"SET LOCAL extra_float_digits = 1",
 	)
 	if lim.Role != "" {
 		stmts = append(stmts, "SET LOCAL ROLE "+pgx.Identifier{lim.Role}.Sanitize())
@@ -205,17 +200,20 @@ func sendBegin(pl *pgconn.Pipeline, lim Limits, timeout time.Duration) int {
 }
 
 // sendEnd queues what follows the caller's statements: the sync that ends
-// them, ROLLBACK, the session check (re-seeding random() when it may),
-// and a sync. The ROLLBACK runs even when a statement before it failed.
-func sendEnd(pl *pgconn.Pipeline, caps *sessionCaps) {
+// them, ROLLBACK, the session check (re-seeding random() when it may; a
+// prepared statement of st's when st is not nil), and a sync. The ROLLBACK
+// runs even when a statement before it failed. It returns the check's
+// statement to commit once finish has seen it prepared.
+func sendEnd(pl *pgconn.Pipeline, caps *sessionCaps, st *statements) *stmt {
 	pl.SendPipelineSync()
 	pl.SendQueryParams("ROLLBACK", nil, nil, nil, nil)
+	var params [][]byte
 	if caps.reseed {
-		pl.SendQueryParams(caps.checkSQL, [][]byte{newSeed()}, nil, nil, nil)
-	} else {
-		pl.SendQueryParams(caps.checkSQL, nil, nil, nil, nil)
+		params = [][]byte{newSeed()}
 	}
+	pending := st.send(pl, caps.checkSQL, params)
 	pl.SendPipelineSync()
+	return pending
 }
 
 // checkRole refuses role names the server would not take as they are.
@@ -228,9 +226,10 @@ func checkRole(role string) error {
 
 // finish reads the rest of a pipeline sent with sendEnd, once the caller
 // has read its own results (a failed statement of the caller's is fine:
-// the server skips to the sync). It closes the pipeline and returns why the
+// the server skips to the sync), and commits the check's statement to st
+// once it is seen prepared. It closes the pipeline and returns why the
 // session is not clean, or nil when the connection may be reused.
-func (e *Executor) finish(pl *pgconn.Pipeline) (dirty []string) {
+func (e *Executor) finish(pl *pgconn.Pipeline, st *statements, check *stmt) (dirty []string) {
 	syncs, after := 0, 0
 	var row [][]byte
 	failed := false
@@ -253,6 +252,11 @@ func (e *Executor) finish(pl *pgconn.Pipeline) (dirty []string) {
 			return []string{ReasonAbandoned}
 		case *pgconn.PipelineSync:
 			syncs++
+		case *pgconn.StatementDescription:
+			if syncs == 1 {
+				st.commit(check)
+			}
+		case *pgconn.CloseComplete: // an evicted statement closed
 		case *pgconn.ResultReader:
 			res := r.Read()
 			if syncs == 1 {
@@ -301,6 +305,7 @@ func (e *Executor) settle(ctx context.Context, conn *pgxpool.Conn, caps *session
 	if caps != nil && resettable(dirty) && !pc.IsClosed() && pc.TxStatus() == 'I' {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		_, err := pc.Exec(rctx, "DISCARD ALL").ReadAll()
+		statementsOf(pc).reset() // DISCARD ALL deallocated them
 		var again []string
 		if err == nil {
 			res := pc.ExecParams(rctx, caps.recheckSQL, nil, nil, nil, nil).Read()

@@ -51,7 +51,11 @@ type converter struct {
 //     are dropped)
 //   - domains → as their base type
 //   - everything else (uuid, inet, enums, ranges, composites…) → the text
-func (c *converter) convert(oid uint32, text string) any {
+func (c *converter) convert(oid uint32, text string) any { return c.convertIn(oid, text, nil) }
+
+// convertIn is convert with the strings it makes taken from a (nil: each
+// allocated).
+func (c *converter) convertIn(oid uint32, text string, a *textArena) any {
 	for range 8 { // domains over domains
 		ti, ok := c.types[oid]
 		if !ok || ti.base == 0 {
@@ -65,7 +69,7 @@ func (c *converter) convert(oid uint32, text string) any {
 	case oidInt2, oidInt4, oidInt8, oidOID:
 		return json.Number(text)
 	case oidNumeric, oidFloat4, oidFloat8:
-		if isJSONNumber(text) {
+		if IsJSONNumber(text) {
 			return json.Number(text)
 		}
 		return text // NaN, Infinity, -Infinity
@@ -75,9 +79,9 @@ func (c *converter) convert(oid uint32, text string) any {
 		}
 		return text
 	case oidTimestamptz:
-		return rfc3339(text, true)
+		return rfc3339(text, true, a)
 	case oidTimestamp:
-		return rfc3339(text, false)
+		return rfc3339(text, false, a)
 	}
 	if ti, ok := c.types[oid]; ok && ti.elem != 0 {
 		delim := byte(',')
@@ -91,18 +95,126 @@ func (c *converter) convert(oid uint32, text string) any {
 	return text
 }
 
-// isJSONNumber reports whether s is a valid JSON number literal.
-func isJSONNumber(s string) bool {
-	if s == "" {
+// IsJSONNumber reports whether s is a valid JSON number literal (RFC
+// 8259), read by hand: PostgreSQL prints numbers that are, except NaN and
+// the infinities.
+func IsJSONNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		j := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i - j
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case digits() == 0:
 		return false
 	}
-	return json.Valid([]byte(s)) && (s[0] == '-' || (s[0] >= '0' && s[0] <= '9'))
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 // rfc3339 turns PostgreSQL's ISO timestamp ("2024-01-02 03:04:05.123+01")
-// into RFC 3339 ("2024-01-02T03:04:05.123+01:00"). Values Go cannot hold
-// (BC dates, years past 9999, infinity) are returned as printed.
-func rfc3339(text string, withZone bool) string {
+// into RFC 3339 ("2024-01-02T03:04:05.123+01:00"), as text: the common
+// forms are rewritten in place (fastRFC3339), the others go through
+// time.Parse. Values Go cannot hold (BC dates, years past 9999, infinity)
+// are returned as printed.
+func rfc3339(text string, withZone bool, a *textArena) string {
+	if out, ok := fastRFC3339(text, withZone, a); ok {
+		return out
+	}
+	return parsedRFC3339(text, withZone)
+}
+
+// fastRFC3339 rewrites "YYYY-MM-DD HH:MM:SS[.fraction][±HH[:MM]]" as
+// parsedRFC3339 would (a T for the space, a zero offset as Z, ±HH as
+// ±HH:00), without parsing it into a time; ok is false for any other form
+// (or a fraction ending in 0, which PostgreSQL does not print), left to
+// parsedRFC3339.
+func fastRFC3339(s string, withZone bool, a *textArena) (string, bool) {
+	const dt = "dddd-dd-dd dd:dd:dd"
+	if len(s) < len(dt) {
+		return "", false
+	}
+	for i := 0; i < len(dt); i++ {
+		if dt[i] == 'd' {
+			if s[i] < '0' || s[i] > '9' {
+				return "", false
+			}
+		} else if s[i] != dt[i] {
+			return "", false
+		}
+	}
+	end := len(dt)
+	if end < len(s) && s[end] == '.' {
+		j := end + 1
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j == end+1 || j-end-1 > 9 || s[j-1] == '0' {
+			return "", false
+		}
+		end = j
+	}
+	zone := s[end:]
+	digits := func(z string) bool {
+		for i := 0; i < len(z); i++ {
+			if z[i] < '0' || z[i] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	var suffix string // what replaces zone
+	switch {
+	case !withZone:
+		if zone != "" {
+			return "", false
+		}
+	case len(zone) == 3 && (zone[0] == '+' || zone[0] == '-') && digits(zone[1:]):
+		if zone[1:] == "00" {
+			suffix = "Z"
+		} else {
+			suffix = zone + ":00"
+		}
+	case len(zone) == 6 && (zone[0] == '+' || zone[0] == '-') && digits(zone[1:3]) && zone[3] == ':' && digits(zone[4:]):
+		if zone[1:] == "00:00" {
+			suffix = "Z"
+		} else {
+			suffix = zone
+		}
+	default:
+		return "", false
+	}
+	b, out := a.reserve(end + len(suffix))
+	n := copy(b, s[:end])
+	b[10] = 'T'
+	copy(b[n:], suffix)
+	return out, true
+}
+
+// parsedRFC3339 is rfc3339 through time.Parse and Format.
+func parsedRFC3339(text string, withZone bool) string {
 	if withZone {
 		for _, layout := range []string{"2006-01-02 15:04:05.999999999-07", "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999-07:00:00"} {
 			if t, err := time.Parse(layout, text); err == nil {
