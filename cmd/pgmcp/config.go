@@ -95,6 +95,7 @@ type LimitsConfig struct {
 	RateBurst      int           `env:"RATE_BURST" envDefault:"60" desc:"Calls an identity may make in a burst above its rate."`
 	MaxConcurrent  int           `env:"MAX_CONCURRENT_QUERIES" envDefault:"0" desc:"Database executions running at once across the server (0: PGMCP_MAX_CONNS); more wait up to PGMCP_QUEUE_TIMEOUT, then fail with busy."`
 	QueueTimeout   time.Duration `env:"QUEUE_TIMEOUT" envDefault:"10s" desc:"How long a call waits for an execution slot before busy."`
+	GuardCache     int           `env:"GUARD_CACHE" envDefault:"1024" desc:"Accepted queries whose guard verdict is kept, by exact text and policy version (0: none): SQL sent again is not parsed again. At most 4 MiB of SQL text is kept."`
 	AcquireTimeout time.Duration `env:"ACQUIRE_TIMEOUT" envDefault:"5s" desc:"How long a call waits for a database connection; a database that is down fails calls within it with db_unavailable."`
 }
 
@@ -117,7 +118,7 @@ type LLMConfig struct {
 // SchemaConfig is how the schema is cached and shown to the model
 // (PGMCP_SCHEMA_*).
 type SchemaConfig struct {
-	CacheTTL        time.Duration `env:"CACHE_TTL" envDefault:"5m" desc:"How long the schema is served from cache before a cheap change check (SIGHUP reloads at once)."`
+	CacheTTL        time.Duration `env:"CACHE_TTL" envDefault:"5m" desc:"How long the schema is served from cache before a change check; the check runs in the background and calls never wait for it (SIGHUP reloads at once)."`
 	TokenBudget     int           `env:"TOKEN_BUDGET" envDefault:"6000" desc:"Tokens of schema sent to the model; over it, the tables most relevant to the question are chosen."`
 	CommonValues    bool          `env:"COMMON_VALUES" envDefault:"true" desc:"Show the model the most common values of low-cardinality text and enum columns (from pg_stats; never blocked columns)."`
 	Values          bool          `env:"VALUES" envDefault:"true" desc:"At each schema load, index the distinct values of text columns (bounded, sampled on big tables, 20s at most; never blocked columns) and show the model those matching the question's words. Callers with a database role of their own get no hints (the index is read as the login role)."`
@@ -416,6 +417,9 @@ func (l *LimitsConfig) validate(bad reporter) {
 	}
 	if l.MaxConns < 1 || l.MaxConns > 1000 {
 		bad("MaxConns", "must be between 1 and 1000, got %d", l.MaxConns)
+	}
+	if l.GuardCache < 0 || l.GuardCache > 100000 {
+		bad("GuardCache", "must be between 0 and 100000, got %d", l.GuardCache)
 	}
 	if l.MaxPlanCost < 0 {
 		bad("MaxPlanCost", "must not be negative (0 turns it off), got %g", l.MaxPlanCost)

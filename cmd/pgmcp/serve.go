@@ -170,6 +170,7 @@ func (a *app) engineConfig(model *llm.Client, audit *engine.AuditLog) engine.Con
 		CandidateTemperature: cfg.LLM.CandidateTemp,
 		ResultChecks:         cfg.LLM.ResultChecks,
 		MaxPlanCost:          cfg.Limits.MaxPlanCost,
+		GuardCache:           guardCache(cfg.Limits.GuardCache),
 		Audit:                audit,
 		Metrics:              a.metrics,
 		RateLimit:            engine.RateLimit{Rate: rate, Burst: cfg.Limits.RateBurst},
@@ -631,4 +632,13 @@ type slogWriter struct{ l *slog.Logger }
 func (w slogWriter) Write(p []byte) (int, error) {
 	w.l.Warn(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// guardCache is PGMCP_GUARD_CACHE as engine.Config takes it (0 there is
+// the default; none is negative).
+func guardCache(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

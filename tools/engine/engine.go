@@ -136,6 +136,9 @@ type Config struct {
 	// query may have (PGMCP_MAX_PLAN_COST); Query refuses costlier SQL
 	// with plan_too_expensive and Explain shows the cost against it.
 	MaxPlanCost float64
+	// GuardCache is how many accepted queries keep their guard verdict, by
+	// exact text and policy version (0: 1024; negative: none).
+	GuardCache int
 	// Now returns the current time (tests fix it); nil means time.Now.
 	Now func() time.Time
 	// Audit, when set, receives one record per call.
@@ -151,6 +154,9 @@ type Config struct {
 	QueueWait     time.Duration
 }
 
+// guardCacheBytes bounds the SQL text the guard's verdict cache holds.
+const guardCacheBytes = 4 << 20
+
 // Engine runs the operations over the configured databases. It is safe
 // for concurrent use.
 type Engine struct {
@@ -160,6 +166,8 @@ type Engine struct {
 	metrics *Metrics
 	// described holds get_schema's recent results (schemacache.go).
 	described *describeCache
+	// verdicts keeps the guard's recent verdicts (nil: none).
+	verdicts *sqlguard.Verdicts
 }
 
 // New checks cfg, fills in its defaults and builds what the operations
@@ -202,8 +210,15 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.QueueWait <= 0 {
 		cfg.QueueWait = 10 * time.Second
 	}
-	return &Engine{cfg: cfg, rate: newRateLimiter(cfg.RateLimit), gate: newGate(cfg.MaxConcurrent, cfg.QueueWait), metrics: cfg.Metrics,
-		described: newDescribeCache()}, nil
+	e := &Engine{cfg: cfg, rate: newRateLimiter(cfg.RateLimit), gate: newGate(cfg.MaxConcurrent, cfg.QueueWait), metrics: cfg.Metrics,
+		described: newDescribeCache()}
+	switch {
+	case cfg.GuardCache == 0:
+		e.verdicts = sqlguard.NewVerdicts(1024, guardCacheBytes)
+	case cfg.GuardCache > 0:
+		e.verdicts = sqlguard.NewVerdicts(cfg.GuardCache, guardCacheBytes)
+	}
+	return e, nil
 }
 
 // Databases are the databases served, the default first.
