@@ -28,6 +28,7 @@ import (
 // optional fake model.
 type queryFixture struct {
 	c       *client.Client
+	srv     *server.MCPServer
 	pool    *pgxpool.Pool
 	dbs     []*engine.Database
 	deps    engine.Config
@@ -96,6 +97,7 @@ func newQueryFixture(t testing.TB, o fixtureOpts) *queryFixture {
 	}
 	f.dbs, f.deps = deps.Databases, deps
 	srv := newServer(t, deps)
+	f.srv = srv
 	c, err := client.NewInProcessClient(srv)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -111,4 +112,51 @@ func (h *handlers) middleware(next server.ToolHandlerFunc) server.ToolHandlerFun
 		}
 		return res, err
 	}
+}
+
+// EncodeMessage encodes a JSON-RPC message as json.Marshal does, except
+// that a tool result's pre-encoded structured content (RawStructuredContent,
+// already compact and HTML-safe) is written as it is instead of being
+// compacted twice more by encoding/json (once in mcp-go's MarshalJSON, once
+// around it): for a large result that is most of the encoding's cost.
+func EncodeMessage(msg any) ([]byte, error) {
+	resp, ok := msg.(mcp.JSONRPCResponse)
+	if !ok {
+		if p, isPtr := msg.(*mcp.JSONRPCResponse); isPtr && p != nil {
+			resp, ok = *p, true
+		}
+	}
+	var res *mcp.CallToolResult
+	if ok {
+		switch r := resp.Result.(type) {
+		case *mcp.CallToolResult:
+			res = r
+		case mcp.CallToolResult:
+			res = &r
+		}
+	}
+	if res == nil || len(res.RawStructuredContent) == 0 {
+		return json.Marshal(msg)
+	}
+	raw := res.RawStructuredContent
+	rest := *res
+	rest.RawStructuredContent, rest.StructuredContent = nil, nil
+	body, err := json.Marshal(rest)
+	if err != nil || len(body) < 2 || body[len(body)-1] != '}' {
+		return json.Marshal(msg)
+	}
+	resp.Result = json.RawMessage("0")
+	env, err := json.Marshal(resp)
+	if err != nil || !bytes.HasSuffix(env, []byte(`"result":0}`)) {
+		return json.Marshal(msg)
+	}
+	out := make([]byte, 0, len(env)+len(body)+len(raw)+24)
+	out = append(out, env[:len(env)-2]...) // up to "result":
+	out = append(out, body[:len(body)-1]...)
+	if len(body) > 2 {
+		out = append(out, ',')
+	}
+	out = append(out, `"structuredContent":`...)
+	out = append(out, raw...)
+	return append(out, '}', '}'), nil
 }

@@ -95,22 +95,26 @@ func (h *handlers) queryTool() server.ServerTool {
 }
 
 func (h *handlers) query(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	var args engine.QueryArgs
+	var args struct {
+		engine.QueryArgs
+		Chart bool `json:"chart"`
+	}
 	if err := req.BindArguments(&args); err != nil {
 		return h.fail(ctx, "query", invalidArguments(err)), nil
 	}
-	var opts struct {
-		Chart bool `json:"chart"`
-	}
-	if err := req.BindArguments(&opts); err != nil {
-		return h.fail(ctx, "query", invalidArguments(err)), nil
-	}
-	out, err := h.eng.Query(ctx, args)
+	out, err := h.eng.Query(ctx, args.QueryArgs)
 	if err != nil {
 		return h.fail(ctx, "query", err), nil
 	}
-	res := h.succeed(ctx, out, engine.RenderQueryText(out))
-	if opts.Chart {
+	// The result is encoded here, once, text and JSON in one pass; mcp-go
+	// writes the JSON as it is.
+	raw, text, err := engine.EncodeQuery(out)
+	if err != nil {
+		return h.fail(ctx, "query", &engine.Error{Code: engine.CodeInternal, Message: "the result could not be encoded", Err: err}), nil
+	}
+	res := h.succeed(ctx, out, text)
+	res.RawStructuredContent = raw
+	if args.Chart {
 		res.Content = append(res.Content, chartContent(out))
 	}
 	return res, nil

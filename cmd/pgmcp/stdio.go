@@ -15,6 +15,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/pgmcp/pgmcp/tools"
 )
 
 // MCP over stdio: one JSON-RPC message per line on stdin, answers on
@@ -385,7 +387,7 @@ type stdioWriter struct {
 }
 
 func (o *stdioWriter) write(msg any) {
-	b, err := json.Marshal(msg)
+	b, err := tools.EncodeMessage(msg)
 	if err != nil {
 		o.log.Error("stdio: cannot encode an answer", "err", err)
 		return

@@ -127,7 +127,7 @@ func (e *Engine) executeWith(ctx context.Context, a *Access, q *sqlguard.Query, 
 // check runs the guard, and records its verdict for the audit log and the
 // metrics.
 func (e *Engine) check(ctx context.Context, sql string, p *sqlguard.Policy) (*sqlguard.Query, error) {
-	q, err := sqlguard.Check(sql, p)
+	q, err := e.verdicts.Check(sql, p)
 	noteChecked(ctx, sql, q, err)
 	if err != nil {
 		e.metrics.observeRejection(Describe(err).Code)
@@ -217,48 +217,63 @@ const (
 )
 
 // RenderQueryText is the text form of a result: the SQL and a bounded
-// markdown table of the first rows.
+// markdown table of the first rows (EncodeQuery makes it along with the
+// JSON).
 func RenderQueryText(r *QueryResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "```sql\n%s\n```\n", r.SQL)
+	writeQueryHead(&b, r)
+	if !r.DryRun && len(r.Columns) > 0 {
+		for i, row := range r.Rows {
+			if i == maxTextRows {
+				break
+			}
+			writeTextRow(&b, row)
+		}
+	}
+	writeQueryTail(&b, r)
+	return b.String()
+}
+
+// writeQueryHead writes the text before the rows: the SQL, and the
+// table's header (or the dry-run line).
+func writeQueryHead(b *strings.Builder, r *QueryResult) {
+	fmt.Fprintf(b, "```sql\n%s\n```\n", r.SQL)
 	if r.DryRun {
 		b.WriteString("\nValidated, not run (dry_run).\n")
-		return b.String()
+		return
 	}
 	if len(r.Columns) > 0 {
 		b.WriteString("\n|")
 		for _, c := range r.Columns {
-			b.WriteString(" " + mdCell(c.Name) + " |")
+			b.WriteByte(' ')
+			writeCell(b, c.Name)
+			b.WriteString(" |")
 		}
 		b.WriteString("\n|")
 		for range r.Columns {
 			b.WriteString("---|")
 		}
 		b.WriteByte('\n')
-		for i, row := range r.Rows {
-			if i == maxTextRows {
-				break
-			}
-			b.WriteByte('|')
-			for _, v := range row {
-				b.WriteString(" " + mdCell(ValueText(v)) + " |")
-			}
-			b.WriteByte('\n')
-		}
 	}
-	fmt.Fprintf(&b, "\n%d row%s", r.RowCount, plural(r.RowCount))
+}
+
+// writeQueryTail writes the text after the rows: counts, limits, time.
+func writeQueryTail(b *strings.Builder, r *QueryResult) {
+	if r.DryRun {
+		return
+	}
+	fmt.Fprintf(b, "\n%d row%s", r.RowCount, plural(r.RowCount))
 	if r.RowCount > maxTextRows {
-		fmt.Fprintf(&b, " (the first %d shown; all are in the structured result)", maxTextRows)
+		fmt.Fprintf(b, " (the first %d shown; all are in the structured result)", maxTextRows)
 	}
 	if r.Truncated {
-		fmt.Fprintf(&b, "; truncated by %s: the query has more rows", r.TruncatedBy)
+		fmt.Fprintf(b, "; truncated by %s: the query has more rows", r.TruncatedBy)
 	}
-	fmt.Fprintf(&b, "; %.1f ms", r.ElapsedMS)
+	fmt.Fprintf(b, "; %.1f ms", r.ElapsedMS)
 	if r.Attempts > 0 {
-		fmt.Fprintf(&b, "; %d model call%s", r.Attempts, plural(r.Attempts))
+		fmt.Fprintf(b, "; %d model call%s", r.Attempts, plural(r.Attempts))
 	}
 	b.WriteString(".\n")
-	return b.String()
 }
 
 func plural(n int) string {
