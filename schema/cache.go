@@ -12,8 +12,11 @@ import (
 // every caller:
 //
 //   - a loaded schema is served from memory for Options.TTL;
-//   - after that, the next call checks the catalog fingerprint (one cheap
-//     query) and reloads only when the catalog changed;
+//   - after that, the next call starts a check of the catalog fingerprint
+//     (one query) in the background and is served the schema in hand; the
+//     check reloads only when the catalog changed, and later calls get
+//     the new schema (stale while revalidating: no caller waits for a
+//     check or for a reload it triggers);
 //   - Refresh reloads now; Invalidate (on SIGHUP) makes the next call
 //     reload;
 //   - concurrent callers share one load: while it runs, the others wait
@@ -95,17 +98,16 @@ func (c *Cache) Get(ctx context.Context) (*Prepared, error) {
 	default:
 		call = c.startLocked(false)
 	}
-	check := !call.full && c.cur != nil
-	c.mu.Unlock()
-	wctx := ctx
-	if check {
-		// A change check never holds a caller for long: past checkWait the
-		// schema in hand is served (Stale says so) while the check goes on.
-		var cancel context.CancelFunc
-		wctx, cancel = context.WithTimeout(ctx, checkWait)
-		defer cancel()
+	if !call.full && c.cur != nil {
+		// A change check is never on a caller's time: the schema in hand
+		// is served while the check runs; a change it finds is served
+		// from the next call on (Stale says when checks keep failing).
+		p := c.cur
+		c.mu.Unlock()
+		return p, nil
 	}
-	p, err := c.wait(wctx, call)
+	c.mu.Unlock()
+	p, err := c.wait(ctx, call)
 	if err != nil && ctx.Err() == nil {
 		c.mu.Lock()
 		stale := c.cur
@@ -165,6 +167,22 @@ func (c *Cache) Stale() (since time.Time, stale bool) {
 		return time.Time{}, false
 	}
 	return c.checkedAt, c.now().Sub(c.checkedAt) >= c.opts.TTL+checkWait
+}
+
+// idle waits until no check or load is running (tests).
+func (c *Cache) idle(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		call := c.call
+		c.mu.Unlock()
+		if call == nil {
+			return nil
+		}
+		_, _ = c.wait(ctx, call)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
 }
 
 // Loads returns how many full loads the cache has done.

@@ -37,16 +37,25 @@ func (c *fakeClock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// slowQueryer delays every query and counts them; fail makes them fail.
+// slowQueryer delays every query and counts them; fail makes them fail;
+// a gate set holds every query until it is closed.
 type slowQueryer struct {
 	db    Queryer
 	delay time.Duration
 	n     atomic.Int64
 	fail  atomic.Bool
+	gate  atomic.Pointer[chan struct{}]
 }
 
 func (q *slowQueryer) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	q.n.Add(1)
+	if g := q.gate.Load(); g != nil {
+		select {
+		case <-*g:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	if q.fail.Load() {
 		return nil, errors.New("connection refused")
 	}
@@ -59,6 +68,21 @@ func newTestCache(t *testing.T, q Queryer) (*Cache, *fakeClock) {
 	c := NewCache(q, Filter{Schemas: []string{"shop"}}, Options{TTL: time.Minute, CommonValues: true}, nil)
 	c.now = clock.now
 	return c, clock
+}
+
+// loadedCache is a test cache over a new database holding cacheSchema,
+// loaded once.
+func loadedCache(t *testing.T) (*pgtest.DB, *slowQueryer, *Cache, *fakeClock, *Prepared) {
+	t.Parallel()
+	db := pgtest.NewDB(t, pgtest.Empty)
+	db.Exec(t, cacheSchema)
+	q := &slowQueryer{db: pool(t, db.URL)}
+	c, clock := newTestCache(t, q)
+	p, err := c.Get(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, q, c, clock, p
 }
 
 func TestCacheChangeDetection(t *testing.T) {
@@ -81,9 +105,16 @@ func TestCacheChangeDetection(t *testing.T) {
 	if p, _ := c.Get(ctx); p != p1 || q.n.Load() != before {
 		t.Errorf("a call within the TTL queried the database")
 	}
-	// After the TTL, nothing changed: one fingerprint query, same schema.
+	// After the TTL, nothing changed: one fingerprint query, in the
+	// background, and the same schema.
 	clock.add(2 * time.Minute)
-	if p, _ := c.Get(ctx); p != p1 || q.n.Load() != before+1 || c.Loads() != 1 {
+	if p, _ := c.Get(ctx); p != p1 {
+		t.Errorf("past the TTL, the call was not served the schema in hand")
+	}
+	if err := c.idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if q.n.Load() != before+1 || c.Loads() != 1 {
 		t.Errorf("unchanged catalog: %d queries, %d loads; want 1 query, no reload", q.n.Load()-before, c.Loads())
 	}
 
@@ -140,6 +171,14 @@ func TestCacheChangeDetection(t *testing.T) {
 	for i, ch := range changes {
 		db.Exec(t, ch.sql)
 		clock.add(2 * time.Minute)
+		// The first call past the TTL gets the schema in hand and starts
+		// the check; the calls after the check get the change.
+		if p, err := c.Get(ctx); err != nil || p != prev {
+			t.Fatalf("%s: the call past the TTL waited for the check (%v)", ch.name, err)
+		}
+		if err := c.idle(ctx); err != nil {
+			t.Fatal(err)
+		}
 		p, err := c.Get(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -225,16 +264,8 @@ func TestCacheSharedLoad(t *testing.T) {
 // TestCacheServesStaleOnFailure: a failed check keeps the loaded schema;
 // Refresh reports the failure.
 func TestCacheServesStaleOnFailure(t *testing.T) {
-	t.Parallel()
-	db := pgtest.NewDB(t, pgtest.Empty)
-	db.Exec(t, cacheSchema)
-	q := &slowQueryer{db: pool(t, db.URL)}
-	c, clock := newTestCache(t, q)
+	_, q, c, clock, p1 := loadedCache(t)
 	ctx := ctxT(t)
-	p1, err := c.Get(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	q.fail.Store(true)
 	clock.add(2 * time.Minute)
 	if p, err := c.Get(ctx); err != nil || p != p1 {
@@ -248,5 +279,51 @@ func TestCacheServesStaleOnFailure(t *testing.T) {
 	c2, _ := newTestCache(t, q)
 	if _, err := c2.Get(ctx); err == nil {
 		t.Error("first load on a failing database succeeded")
+	}
+}
+
+// TestCacheCheckOffCallerPath: past the TTL, calls are served the schema
+// in hand while the change check runs, however long it takes; a change
+// it finds is served once it is done.
+func TestCacheCheckOffCallerPath(t *testing.T) {
+	db, q, c, clock, p1 := loadedCache(t)
+	ctx := ctxT(t)
+	db.Exec(t, "CREATE TABLE shop.extra (id int)")
+	gate := make(chan struct{})
+	q.gate.Store(&gate)
+	clock.add(2 * time.Minute)
+	served := make(chan *Prepared, 10)
+	go func() {
+		for range 10 {
+			p, err := c.Get(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			served <- p
+		}
+	}()
+	for range 10 {
+		select {
+		case p := <-served:
+			if p != p1 {
+				t.Fatal("a call during the check got another schema")
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("calls past the TTL wait for the change check")
+		}
+	}
+	if _, stale := c.Stale(); !stale {
+		t.Error("Stale() = false while the check is held past the TTL")
+	}
+	close(gate)
+	if err := c.idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p2, err := c.Get(ctx)
+	if err != nil || p2 == p1 || c.Loads() != 2 {
+		t.Fatalf("after the check: reloads %d, new schema %v (%v)", c.Loads(), p2 != p1, err)
+	}
+	if _, err := p2.Snapshot().Lookup("shop.extra"); err != nil {
+		t.Errorf("the new table is not served after the check: %v", err)
 	}
 }
