@@ -36,11 +36,13 @@ func (h *handlers) getSchema(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	if err := req.BindArguments(&args); err != nil {
 		return h.fail(ctx, "get_schema", invalidArguments(err)), nil
 	}
-	out, text, err := h.eng.Schema(ctx, args)
+	out, raw, text, err := h.eng.SchemaJSON(ctx, args)
 	if err != nil {
 		return h.fail(ctx, "get_schema", err), nil
 	}
-	return h.succeed(ctx, out, text), nil
+	res := h.succeed(ctx, out, text)
+	res.RawStructuredContent = raw // nil: encoded by mcp-go
+	return res, nil
 }
 
 func (h *handlers) findValuesTool() server.ServerTool {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path"
 	"strings"
@@ -91,13 +92,21 @@ type IndexResult struct {
 // structured result and its text. With Refresh, the policy and the schema
 // are read from the catalog again first.
 func (e *Engine) Schema(ctx context.Context, args SchemaArgs) (*SchemaResult, string, error) {
+	out, _, text, err := e.SchemaJSON(ctx, args)
+	return out, text, err
+}
+
+// SchemaJSON is Schema with the structured result also as JSON (what
+// encoding/json makes of it), encoded once per built result and kept with
+// it: a warm call costs no encoding.
+func (e *Engine) SchemaJSON(ctx context.Context, args SchemaArgs) (*SchemaResult, []byte, string, error) {
 	args.Detail = strings.ToLower(strings.TrimSpace(args.Detail))
 	if args.Detail != "" && args.Detail != DetailSummary && args.Detail != DetailFull {
-		return nil, "", &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("invalid detail %q", args.Detail), Hint: "use summary or full"}
+		return nil, nil, "", &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("invalid detail %q", args.Detail), Hint: "use summary or full"}
 	}
 	a, err := e.Access(ctx, args.Database)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	var prep *schema.Prepared
 	if args.Refresh {
@@ -111,22 +120,26 @@ func (e *Engine) Schema(ctx context.Context, args SchemaArgs) (*SchemaResult, st
 		prep, err = a.schema.Get(ctx)
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	key := keyOf(prep, a.schema.Options().TokenBudget, args)
-	out, text, ok := e.described.get(key)
+	out, raw, text, ok := e.described.get(key)
 	if !ok {
 		if out, text, err = e.describe(ctx, a, prep, args); err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
-		e.described.put(key, out, text)
+		if raw, err = json.Marshal(out); err != nil {
+			return nil, nil, "", &Error{Code: CodeInternal, Message: "the schema could not be encoded", Err: err}
+		}
+		e.described.put(key, out, raw, text)
 	}
 	if since, stale := a.schema.Stale(); stale {
 		note := fmt.Sprintf("the database did not answer the schema change check: this is the schema as of %s, which may be stale", since.UTC().Format(time.RFC3339))
 		out.Note = strings.TrimPrefix(out.Note+"; "+note, "; ")
 		text += "\n-- " + note + "\n"
+		raw = nil // the kept encoding lacks the note
 	}
-	return &out, text, nil
+	return &out, raw, text, nil
 }
 
 // describe builds get_schema's structured and text output.

@@ -31,6 +31,7 @@ type describeKey struct {
 type describeEntry struct {
 	key  describeKey
 	out  SchemaResult
+	raw  []byte // out as JSON
 	text string
 }
 
@@ -44,26 +45,26 @@ func keyOf(prep *schema.Prepared, budget int, args SchemaArgs) describeKey {
 
 // get returns a copy of the cached result (its slices are shared and never
 // written).
-func (c *describeCache) get(k describeKey) (SchemaResult, string, bool) {
+func (c *describeCache) get(k describeKey) (SchemaResult, []byte, string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.byKey[k]
 	if !ok {
-		return SchemaResult{}, "", false
+		return SchemaResult{}, nil, "", false
 	}
 	c.order.MoveToFront(el)
 	e := el.Value.(*describeEntry)
-	return e.out, e.text, true
+	return e.out, e.raw, e.text, true
 }
 
-func (c *describeCache) put(k describeKey, out SchemaResult, text string) {
+func (c *describeCache) put(k describeKey, out SchemaResult, raw []byte, text string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.byKey[k]; ok {
 		c.order.MoveToFront(el)
 		return
 	}
-	c.byKey[k] = c.order.PushFront(&describeEntry{key: k, out: out, text: text})
+	c.byKey[k] = c.order.PushFront(&describeEntry{key: k, out: out, raw: raw, text: text})
 	for c.order.Len() > describeCacheSize {
 		last := c.order.Back()
 		c.order.Remove(last)
