@@ -284,7 +284,7 @@ func transportsOf(o *options, key string) []string {
 }
 
 func runPerf(ctx context.Context, o *options, e *env, tc *toolchain, res *results) error {
-	needDemo := has(o.workloads, wlSQL) || has(o.workloads, wlSchemaDemo)
+	needDemo := has(o.workloads, wlSQL) || has(o.workloads, wlTrivial) || has(o.workloads, wlMedium) || has(o.workloads, wlSchemaDemo)
 	if needDemo {
 		progress("loading the demo database")
 		if err := e.createDemo(ctx); err != nil {
@@ -306,7 +306,7 @@ func runPerf(ctx context.Context, o *options, e *env, tc *toolchain, res *result
 		policy    string
 		workloads []string
 	}{
-		{demoDB, policy, []string{wlSQL, wlSchemaDemo}},
+		{demoDB, policy, []string{wlSQL, wlTrivial, wlMedium, wlSchemaDemo}},
 		{catalogDB, "", []string{wlSchema2000}},
 	}
 	for _, g := range groups {
@@ -353,7 +353,7 @@ func runPerf(ctx context.Context, o *options, e *env, tc *toolchain, res *result
 				for _, wl := range wls {
 					_, desc := operation(key, wl, s.r.sqlTool)
 					res.Ops[key+"/"+wl] = desc
-					if wl != wlSQL {
+					if !isSQLWorkload(wl) {
 						d, err := coldSchemaCall(ctx, s.r, wl)
 						cc := coldCall{Server: key, Transport: tr, Workload: wl, MS: ms(d)}
 						if err != nil {
@@ -396,8 +396,8 @@ func runPerf(ctx context.Context, o *options, e *env, tc *toolchain, res *result
 						return ctx.Err()
 					}
 				}
-				if wl == wlSQL {
-					st := runDirectCell(ctx, e.tcpURL(readerRole, e.readerPW, g.db), conc, o.plan, e.cluster.PID())
+				if isSQLWorkload(wl) {
+					st := runDirectCell(ctx, e.tcpURL(readerRole, e.readerPW, g.db), wl, conc, o.plan, e.cluster.PID())
 					progress("%-12s %-15s %-5s c=%-2d %7.1f ops/s  p50 %7.1f ms  p99 %8.1f ms", wl, "direct", "pgx", conc, st.Throughput, st.P50MS, st.P99MS)
 					res.Cells = append(res.Cells, st)
 				}

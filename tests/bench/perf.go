@@ -21,13 +21,38 @@ const (
 	wlSchemaDemo = "schema-demo"
 	wlSQL        = "sql"
 	wlSchema2000 = "schema-2000"
+	// One query again and again: trivial (nearly all the cost is the
+	// server's own) and medium (a join and an aggregate, 20 rows).
+	wlTrivial = "trivial"
+	wlMedium  = "medium"
 )
+
+// sqlWorkloads are the workloads of SQL queries, which direct pgx runs too.
+var sqlWorkloads = []string{wlSQL, wlTrivial, wlMedium}
+
+func isSQLWorkload(wl string) bool { return slices.Contains(sqlWorkloads, wl) }
+
+// queriesOf returns the SQL of a SQL workload.
+func queriesOf(wl string) []string {
+	switch wl {
+	case wlTrivial:
+		return []string{"SELECT 1 AS one"}
+	case wlMedium:
+		return []string{`SELECT p.name, count(*) AS orders, round(sum(i.quantity * i.unit_price), 2) AS revenue
+FROM order_items i JOIN products p ON p.id = i.product_id
+WHERE i.order_id < 500
+GROUP BY p.name ORDER BY revenue DESC LIMIT 20`}
+	}
+	return analystQueries
+}
 
 // workloadTitle describes a workload for the report.
 var workloadTitle = map[string]string{
 	wlSchemaDemo: "Schema of the demo database",
 	wlSQL:        "SQL: 50 analyst queries on the demo database",
 	wlSchema2000: "Schema of a generated catalog of 2,000 tables",
+	wlTrivial:    "SQL: SELECT 1, again and again",
+	wlMedium:     "SQL: one join and aggregate of 20 rows on the demo database, again and again",
 }
 
 // opResult is what one operation did.
@@ -98,9 +123,10 @@ func clip(s string, n int) string {
 //     resources/list (names only: it has no summary).
 func operation(key, wl, sqlTool string) (opFunc, string) {
 	switch wl {
-	case wlSQL:
+	case wlSQL, wlTrivial, wlMedium:
+		qs := queriesOf(wl)
 		return func(ctx context.Context, c *client.Client, i int) opResult {
-			t, err := callTool(ctx, c, sqlTool, map[string]any{"sql": analystQueries[i%len(analystQueries)]})
+			t, err := callTool(ctx, c, sqlTool, map[string]any{"sql": qs[i%len(qs)]})
 			return opResult{1, len(t), err}
 		}, sqlTool + "(sql)"
 	case wlSchemaDemo:
@@ -317,8 +343,8 @@ func runCell(ctx context.Context, r *running, wl string, conc int, plan cellPlan
 // runDirectCell runs the SQL workload straight on PostgreSQL with pgx (a
 // pool of 10 connections, like each server's), as the floor no MCP server
 // can beat.
-func runDirectCell(ctx context.Context, url string, conc int, plan cellPlan, pmPID int) cellStats {
-	st := cellStats{Server: "direct", Transport: "pgx", Workload: wlSQL, Concurrency: conc,
+func runDirectCell(ctx context.Context, url, wl string, conc int, plan cellPlan, pmPID int) cellStats {
+	st := cellStats{Server: "direct", Transport: "pgx", Workload: wl, Concurrency: conc,
 		PeakRSSMB: -1, ServerCPUMSPerOp: -1, PGCPUMSPerOp: -1}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -333,7 +359,8 @@ func runDirectCell(ctx context.Context, url string, conc int, plan cellPlan, pmP
 	}
 	defer pool.Close()
 	run := func(ctx context.Context, i int) (int, error) {
-		rows, err := pool.Query(ctx, analystQueries[i%len(analystQueries)])
+		qs := queriesOf(wl)
+		rows, err := pool.Query(ctx, qs[i%len(qs)])
 		if err != nil {
 			return 0, err
 		}
