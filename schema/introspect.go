@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"slices"
@@ -286,7 +287,7 @@ func (r *rel) visible(cols []string) bool {
 // that way, on six of its seven partitions).
 func (in *introspection) readConstraints(ctx context.Context, db Queryer) error {
 	rows, err := db.Query(ctx, `
-		SELECT co.conrelid, co.contype::text, co.conkey, co.confrelid, co.confkey,
+		SELECT co.conrelid, co.conname::text, co.contype::text, co.conkey, co.confrelid, co.confkey,
 		       CASE WHEN c.relispartition THEN
 		         ARRAY(SELECT a.attname FROM unnest(co.conkey) WITH ORDINALITY k(n, i)
 		               JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.n ORDER BY k.i)::text[]
@@ -295,8 +296,7 @@ func (in *introspection) readConstraints(ctx context.Context, db Queryer) error 
 		JOIN pg_class c ON c.oid = co.conrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = ANY($1) AND co.contype IN ('p', 'u', 'f') AND co.conparentid = 0
-		  AND (NOT c.relispartition OR co.contype = 'f')
-		ORDER BY co.conrelid, co.conname`, in.p.schemas)
+		  AND (NOT c.relispartition OR co.contype = 'f')`, in.p.schemas)
 	if err != nil {
 		return err
 	}
@@ -306,18 +306,37 @@ func (in *introspection) readConstraints(ctx context.Context, db Queryer) error 
 		cols, refs string
 		target     uint32
 	}
-	partFKs := map[partFK]int{}
-	var partOrder []partFK
+	// Rows are sorted here, by table then name (name sorts bytewise, as
+	// the C collation of PostgreSQL's name type): an ORDER BY in the
+	// server sorts every constraint of a large catalog in work_mem, and
+	// spills to disk beyond it.
+	type conRow struct {
+		relid, frelid  uint32
+		name, kind     string
+		keyNums, fNums []int16
+		partKey        []string
+	}
+	var cons []conRow
 	for rows.Next() {
-		var (
-			relid, frelid  uint32
-			kind           string
-			keyNums, fNums []int16
-			partKey        []string
-		)
-		if err := rows.Scan(&relid, &kind, &keyNums, &frelid, &fNums, &partKey); err != nil {
+		var c conRow
+		if err := rows.Scan(&c.relid, &c.name, &c.kind, &c.keyNums, &c.frelid, &c.fNums, &c.partKey); err != nil {
 			return err
 		}
+		cons = append(cons, c)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	slices.SortFunc(cons, func(a, b conRow) int {
+		if a.relid != b.relid {
+			return cmp.Compare(a.relid, b.relid)
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	partFKs := map[partFK]int{}
+	var partOrder []partFK
+	for _, c := range cons {
+		relid, frelid, kind, keyNums, fNums, partKey := c.relid, c.frelid, c.kind, c.keyNums, c.fNums, c.partKey
 		fkey := in.attnames(frelid, fNums)
 		if root, ok := in.partitions[relid]; ok {
 			k := partFK{root, strings.Join(partKey, "\x00"), strings.Join(fkey, "\x00"), frelid}
@@ -343,9 +362,6 @@ func (in *introspection) readConstraints(ctx context.Context, db Queryer) error 
 		case "f":
 			in.addFK(r, key, frelid, fkey)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	for _, k := range partOrder {
 		if 2*partFKs[k] <= in.leaves[k.root] {
