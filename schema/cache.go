@@ -3,6 +3,7 @@ package schema
 import (
 	"context"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -275,7 +276,17 @@ func (c *Cache) run(call *loadCall, prev *Prepared) {
 		c.launchLocked(next)
 	}
 	c.mu.Unlock()
+	if err == nil && changed {
+		releaseMemory()
+	}
 }
+
+// releaseMemory returns to the system the memory a load used and let go
+// (the rows read, the previous schema): a load of a large catalog
+// allocates several times what the schema it builds keeps, and without
+// this the process would hold on to it until the runtime's scavenger got
+// round to it. It runs after loads only, in the background.
+func releaseMemory() { debug.FreeOSMemory() }
 
 // load checks the fingerprint (unless full) and reloads when it changed.
 func (c *Cache) load(ctx context.Context, full bool, f Filter, prev *Prepared) (res *Prepared, changed bool, err error) {
@@ -314,4 +325,5 @@ func (c *Cache) loadValues(p *Prepared) {
 		c.log.Warn("some column values could not be read for grounding; questions get hints from the others", "err", err)
 	}
 	p.values.Store(NewValueIndex(cols, ValueIndexOptions{MaxValuesPerColumn: c.opts.ValuesPerColumn}))
+	releaseMemory()
 }
