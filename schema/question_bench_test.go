@@ -24,8 +24,8 @@ import (
 //     schema (tables.json), as a server with one small database sees it.
 //   - catalog/tables=N: every question on one catalog of N tables: about
 //     250 (the databases the questions are asked on, plus generated
-//     tables), about 1,000 and about 2,000 (mergedCatalog: every Spider
-//     and BIRD database, plus generated tables).
+//     tables), about 1,000, 2,000, 10,000 and 30,000 (mergedCatalog:
+//     every Spider and BIRD database, plus generated tables).
 func BenchmarkQuestionSelect(b *testing.B) {
 	dir := sharedData(b)
 	gold := loadGold(b, dir)
@@ -78,6 +78,8 @@ func BenchmarkQuestionSelect(b *testing.B) {
 		askedCatalog(b, dir, questions, 250),
 		mergedCatalog(b, dir, max(1000-base, 0)),
 		mergedCatalog(b, dir, max(2000-base, 0)),
+		mergedCatalog(b, dir, max(10000-base, 0)),
+		mergedCatalog(b, dir, max(30000-base, 0)),
 	} {
 		p := Prepare(snap)
 		ix := NewValueIndex(questionValues(snap), ValueIndexOptions{})
