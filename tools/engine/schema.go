@@ -26,8 +26,11 @@ type SchemaArgs struct {
 	Refresh  bool     `json:"refresh,omitempty"`
 }
 
-// SchemaResult is get_schema's structured output. Every field is always
-// present and arrays are never null.
+// SchemaResult is get_schema's structured output. Its own fields are always
+// present and arrays are never null; a table's and a column's optional
+// fields (what a summary does not describe, empty lists, empty strings) are
+// left out, so that the structured form of a large catalog is not mostly
+// empty fields.
 type SchemaResult struct {
 	Database    string        `json:"database" jsonschema:"the database described"`
 	Detail      string        `json:"detail" jsonschema:"summary (tables without columns) or full"`
@@ -48,15 +51,15 @@ type TableResult struct {
 	Comment      string             `json:"comment"`
 	Rows         int64              `json:"rows" jsonschema:"the planner's row estimate; -1 when unknown"`
 	ColumnCount  int                `json:"column_count" jsonschema:"number of columns the caller may see"`
-	Partitions   int                `json:"partitions" jsonschema:"number of partitions of a partitioned table (folded into it)"`
-	PartitionKey string             `json:"partition_key"`
+	Partitions   int                `json:"partitions,omitempty" jsonschema:"number of partitions of a partitioned table (folded into it)"`
+	PartitionKey string             `json:"partition_key,omitempty"`
 	Form         string             `json:"form" jsonschema:"how much is described: summary (no columns), full, columns (names and types only) or keys (key columns only)"`
-	Reason       string             `json:"reason" jsonschema:"why search chose this table; empty without search"`
-	Columns      []ColumnResult     `json:"columns"`
-	PrimaryKey   []string           `json:"primary_key"`
-	Uniques      [][]string         `json:"uniques" jsonschema:"unique constraints, each a list of columns"`
-	ForeignKeys  []ForeignKeyResult `json:"foreign_keys"`
-	Indexes      []IndexResult      `json:"indexes" jsonschema:"secondary indexes (not those of the primary key or unique constraints)"`
+	Reason       string             `json:"reason,omitempty" jsonschema:"why search chose this table; empty without search"`
+	Columns      []ColumnResult     `json:"columns,omitempty" jsonschema:"the columns, when the form describes them"`
+	PrimaryKey   []string           `json:"primary_key,omitempty"`
+	Uniques      [][]string         `json:"uniques,omitempty" jsonschema:"unique constraints, each a list of columns"`
+	ForeignKeys  []ForeignKeyResult `json:"foreign_keys,omitempty"`
+	Indexes      []IndexResult      `json:"indexes,omitempty" jsonschema:"secondary indexes (not those of the primary key or unique constraints)"`
 }
 
 // ColumnResult describes one column.
@@ -64,12 +67,12 @@ type ColumnResult struct {
 	Name         string   `json:"name"`
 	Type         string   `json:"type"`
 	Nullable     bool     `json:"nullable"`
-	Default      string   `json:"default"`
-	Identity     string   `json:"identity" jsonschema:"always or by default for an identity column"`
-	Generated    string   `json:"generated" jsonschema:"expression of a generated column"`
-	Comment      string   `json:"comment"`
-	EnumValues   []string `json:"enum_values" jsonschema:"labels of an enum type, in order"`
-	CommonValues []string `json:"common_values" jsonschema:"most common values of a low-cardinality column (planner statistics)"`
+	Default      string   `json:"default,omitempty"`
+	Identity     string   `json:"identity,omitempty" jsonschema:"always or by default for an identity column"`
+	Generated    string   `json:"generated,omitempty" jsonschema:"expression of a generated column"`
+	Comment      string   `json:"comment,omitempty"`
+	EnumValues   []string `json:"enum_values,omitempty" jsonschema:"labels of an enum type, in order"`
+	CommonValues []string `json:"common_values,omitempty" jsonschema:"most common values of a low-cardinality column (planner statistics)"`
 }
 
 // ForeignKeyResult is a foreign key.
