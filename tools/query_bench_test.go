@@ -94,13 +94,7 @@ func stdioCall(b *testing.B, f *queryFixture, sql string, minRows int) (call fun
 	if err != nil {
 		b.Fatal(err)
 	}
-	call = func() []byte {
-		out, err := EncodeMessage(f.srv.HandleMessage(b.Context(), req))
-		if err != nil {
-			b.Fatal(err)
-		}
-		return out
-	}
+	call = stdioServe(b, f, req)
 	var resp struct {
 		Result struct {
 			IsError           bool `json:"isError"`
@@ -116,4 +110,16 @@ func stdioCall(b *testing.B, f *queryFixture, sql string, minRows int) (call fun
 		b.Fatalf("warm-up: %.300s (%v)", first, err)
 	}
 	return call, len(first)
+}
+
+// stdioServe returns a function serving the JSON-RPC request req as the
+// stdio transport does: the request's bytes in, the response's bytes out.
+func stdioServe(b *testing.B, f *queryFixture, req []byte) func() []byte {
+	return func() []byte {
+		out, err := EncodeMessage(f.srv.HandleMessage(b.Context(), req))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return out
+	}
 }

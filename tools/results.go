@@ -141,7 +141,9 @@ func EncodeMessage(msg any) ([]byte, error) {
 	raw := res.RawStructuredContent
 	rest := *res
 	rest.RawStructuredContent, rest.StructuredContent = nil, nil
-	body, err := json.Marshal(rest)
+	// MarshalJSON directly: json.Marshal would compact its output once more
+	// (the whole text content, for a large schema most of the cost).
+	body, err := rest.MarshalJSON()
 	if err != nil || len(body) < 2 || body[len(body)-1] != '}' {
 		return json.Marshal(msg)
 	}
