@@ -6,7 +6,7 @@ import "unsafe"
 const arenaBlock = 32 << 10
 
 // textArena hands out the strings of one result from shared blocks: one
-// allocation per 32 KiB of text instead of one per row or value, which is
+// allocation per block (up to 32 KiB) of text instead of one per row or value, which is
 // also far fewer objects for the garbage collector to scan. A block's bytes
 // are never written again once handed out (the arena only appends), so the
 // strings over them are as immutable as any. The zero value is ready.
@@ -23,7 +23,10 @@ func (a *textArena) reserve(n int) ([]byte, string) {
 		return b, unsafe.String(&b[0], n)
 	}
 	if cap(a.buf)-len(a.buf) < n {
-		a.buf = make([]byte, 0, arenaBlock)
+		// Blocks double from 512 bytes to arenaBlock: a one-value result
+		// does not pay for 32 KiB.
+		size := min(max(2*cap(a.buf), 512), arenaBlock)
+		a.buf = make([]byte, 0, max(size, n))
 	}
 	start := len(a.buf)
 	a.buf = a.buf[:start+n]
