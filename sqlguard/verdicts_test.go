@@ -101,6 +101,27 @@ func TestVerdicts(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// One kept Query serves calls at once: what they ask of it reads it
+	// only (run with -race).
+	shared, err := v.Check("SELECT c.id, count(*) FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id ORDER BY 2 DESC LIMIT 500", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := shared.LimitRows(11)
+	for range 4 {
+		wg.Go(func() {
+			for range 20 {
+				if got, err := shared.LimitRows(11); err != nil || got != want {
+					t.Errorf("LimitRows on a shared query: %q, %v", got, err)
+				}
+				_ = shared.Shape()
+				_ = shared.Fingerprint()
+				_ = shared.Relations()
+				_ = shared.Columns()
+			}
+		})
+	}
+	wg.Wait()
 	if s := v.Stats(); s.Entries > 4 || s.Bytes > 1<<10 {
 		t.Errorf("after concurrent calls: %+v, above the bounds (4 entries, 1 KiB)", s)
 	}
