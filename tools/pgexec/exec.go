@@ -173,6 +173,9 @@ type Executor struct {
 	mu    sync.Mutex
 	types map[uint32]typeInfo
 	names map[typeKey]string
+	// conv is a converter over a copy of types, made when types last
+	// changed (nil: to be made): calls share it instead of copying.
+	conv *converter
 }
 
 type typeKey struct {
@@ -438,11 +441,14 @@ func (e *Executor) describe(ctx context.Context, tx queryer, fields []pgconn.Fie
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	types := make(map[uint32]typeInfo, len(e.types))
-	for k, v := range e.types {
-		types[k] = v
+	if e.conv == nil {
+		types := make(map[uint32]typeInfo, len(e.types))
+		for k, v := range e.types {
+			types[k] = v
+		}
+		e.conv = &converter{types: types} // read-only from here on
 	}
-	return &converter{types: types}, nil
+	return e.conv, nil
 }
 
 // learn reads the names of (oid, typmod) pairs and the element, base and
@@ -502,6 +508,7 @@ func (e *Executor) learn(ctx context.Context, tx queryer, oids []uint32, mods []
 	for k, v := range types {
 		e.types[k] = v
 	}
+	e.conv = nil // made again from the new types
 	return nil
 }
 
