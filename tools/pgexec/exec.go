@@ -241,13 +241,11 @@ func (e *Executor) runOnce(ctx context.Context, sql string, lim Limits, prepare 
 	// The extended protocol: the server refuses a string holding more
 	// than one command. Every column comes back as text, PostgreSQL's
 	// exact rendering, converted below.
-	var query *stmt
-	if prepare {
-		query = st.send(pl, sql, nil)
-	} else {
-		st.drop(sql)
-		pl.SendQueryParams(sql, nil, nil, nil, nil)
+	qs := st
+	if !prepare {
+		qs = nil // unnamed (the stale statement was dropped by the attempt before)
 	}
+	query := qs.send(pl, sql, nil)
 	check := sendEnd(pl, caps, st)
 	start := time.Now()
 	if err := pl.Flush(); err != nil {
