@@ -276,8 +276,8 @@ func (c *Cache) run(call *loadCall, prev *Prepared) {
 		c.launchLocked(next)
 	}
 	c.mu.Unlock()
-	if err == nil && changed {
-		releaseMemory()
+	if err == nil && changed && res.valuesDone == nil {
+		releaseMemory() // else once the value index is built (loadValues)
 	}
 }
 
