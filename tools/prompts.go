@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -34,9 +35,13 @@ func (h *handlers) reviewSQL(ctx context.Context, req mcp.GetPromptRequest) (*mc
 		return nil, fmt.Errorf("give exactly one of the arguments sql and question")
 	}
 	if _, err := h.eng.Database(database); err != nil {
-		return nil, fmt.Errorf("unknown database %q; configured: %s", database, h.databaseNames())
+		var ee *engine.Error
+		if errors.As(err, &ee) && ee.Code == engine.CodeUnknownDatabase {
+			return nil, fmt.Errorf("unknown database %q; configured: %s", database, h.databaseNames())
+		}
+		return nil, errors.New(engine.Describe(err).Message) // not reachable yet
 	}
-	target := "database " + h.eng.Databases()[0].Name
+	target := "database " + h.eng.DatabaseNames()[0]
 	dbArg := ""
 	if database != "" {
 		target, dbArg = "database "+database, fmt.Sprintf(", database=%q", database)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -109,7 +110,8 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 type app struct {
 	cfg     *Config
 	log     *slog.Logger
-	dbs     []*engine.Database
+	dbs     []*engine.Database // as configured; see databases
+	eng     *engine.Engine     // nil for the terminal commands until openEngine returns
 	mcp     *server.MCPServer
 	metrics *engine.Metrics
 	auth    *httpauth.Authenticator // nil without HTTP authentication
@@ -128,6 +130,13 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error
 	}
 	for _, dc := range cfg.databases {
 		db, err := openDatabase(ctx, cfg, dc, logger)
+		if err != nil && len(cfg.databases) > 1 && engine.Unreachable(err) {
+			// One database down does not keep the others from being
+			// served: it is opened in the background.
+			logger.Warn("database unreachable at start-up: serving the others, and retrying it in the background",
+				"database", dc.Name, "err", problem(err))
+			db, err = engine.Pending(databaseSpec(cfg, dc), err), nil
+		}
 		if err != nil {
 			a.Close()
 			return nil, err
@@ -146,6 +155,8 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger) (*app, error
 		a.Close()
 		return nil, err
 	}
+	a.eng = eng
+	eng.StartRetries(context.WithoutCancel(ctx)) // until Close
 	a.mcp = tools.NewServer(eng, versionString())
 	return a, nil
 }
@@ -176,6 +187,7 @@ func (a *app) engineConfig(model *llm.Client, audit *engine.AuditLog) engine.Con
 		RateLimit:            engine.RateLimit{Rate: rate, Burst: cfg.Limits.RateBurst},
 		MaxConcurrent:        maxConcurrent,
 		QueueWait:            cfg.Limits.QueueTimeout,
+		Admit:                a.admit,
 		Limits: pgexec.Limits{
 			MaxResultBytes:   cfg.Limits.MaxResultBytes,
 			MaxCellBytes:     cfg.Limits.MaxCellBytes,
@@ -219,11 +231,17 @@ const poolCloseTimeout = time.Second
 // Close closes every pool (waiting at most poolCloseTimeout) and the
 // audit log.
 func (a *app) Close() {
+	if a.eng != nil {
+		a.eng.StopRetries()
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		var wg sync.WaitGroup
-		for _, db := range a.dbs {
+		for _, db := range a.databases() {
+			if db.Pool == nil {
+				continue // never opened
+			}
 			db.StopBackground()
 			wg.Go(db.Pool.Close)
 		}
@@ -237,6 +255,60 @@ func (a *app) Close() {
 	for _, c := range a.closers {
 		_ = c.Close()
 	}
+}
+
+// pendingLogin is the login role of a database not reachable at
+// start-up: its URL's user; empty for one that was opened.
+func pendingLogin(db *engine.Database) string {
+	if db.Pool != nil {
+		return ""
+	}
+	return pgexec.LoginUser(db.PendingURL())
+}
+
+// admit is asked about a database that comes up after start-up, before it
+// is served. Callers may be given roles, but never a login role of the
+// pools (httpauth's rule), and that set was fixed at start-up with the
+// URL's user standing for this database's: a login role that turns out to
+// be another (a role setting that changes current_user) keeps it out until
+// a restart.
+func (a *app) admit(ctx context.Context, db *engine.Database) error {
+	if !a.cfg.Auth.HTTPAuth().Enabled() {
+		return nil
+	}
+	var want string
+	for _, d := range a.dbs {
+		if d.Name == db.Name {
+			want = pendingLogin(d)
+		}
+	}
+	qctx, cancel := context.WithTimeout(ctx, a.cfg.Limits.ConnectTimeout)
+	defer cancel()
+	session, current, err := pgexec.SessionRoles(qctx, db.Pool)
+	if err != nil {
+		return fmt.Errorf("read the login role: %w", err)
+	}
+	if session != want || current != want {
+		return &engine.Error{Code: engine.CodeInvalidConfig, Message: fmt.Sprintf(
+			"database %q logs in as %q (current_user %q), not %q as its URL says: the roles callers may not be given were fixed at start-up; restart pgmcp to serve it",
+			db.Name, session, current, want)}
+	}
+	return nil
+}
+
+// databases are the databases served now: those opened at start-up, and
+// those that came up since (Pending ones are left out).
+func (a *app) databases() []*engine.Database {
+	if a.eng != nil {
+		return a.eng.Databases()
+	}
+	var out []*engine.Database
+	for _, db := range a.dbs {
+		if db.Pool != nil {
+			out = append(out, db)
+		}
+	}
+	return out
 }
 
 // openAudit opens the audit log: PGMCP_AUDIT_LOG is a file (appended to,
@@ -363,7 +435,7 @@ func (a *app) reloadOnSIGHUP(ctx context.Context) {
 						a.log.Error("tokens file reload failed; the previous tokens stay in force", "err", err)
 					}
 				}
-				for _, db := range a.dbs {
+				for _, db := range a.databases() {
 					rctx, cancel := context.WithTimeout(ctx, time.Minute)
 					if _, err := db.Reload(rctx); err != nil {
 						a.log.Error("reload failed; the previous policy and schema stay in force", "database", db.Name, "err", err)
@@ -385,9 +457,16 @@ func (a *app) Serve(ctx context.Context, httpAddr string, stdin io.Reader, stdou
 	defer cancel()
 	if httpAddr != "" && a.cfg.Auth.HTTPAuth().Enabled() {
 		acfg := a.cfg.Auth.HTTPAuth()
-		logins, err := engine.LoginRoles(ctx, a.dbs, a.cfg.Limits.ConnectTimeout)
+		logins, err := engine.LoginRoles(ctx, a.databases(), a.cfg.Limits.ConnectTimeout)
 		if err != nil {
 			return err
+		}
+		// A database not reachable yet logs in as its URL's user (checked
+		// when it comes up: see admit).
+		for _, db := range a.dbs {
+			if u := pendingLogin(db); u != "" && !slices.Contains(logins, u) {
+				logins = append(logins, u)
+			}
 		}
 		acfg.LoginRoles = logins
 		auth, err := httpauth.New(ctx, acfg, a.log)
@@ -410,7 +489,7 @@ func (a *app) serveHTTP(ctx context.Context, addr string, ready func(string)) er
 		return err
 	}
 	lim := a.cfg.httpLimits()
-	lim.maxConns = fitConnections(lim.maxConns, len(a.dbs)*a.cfg.Limits.MaxConns, a.log)
+	lim.maxConns = fitConnections(lim.maxConns, len(a.cfg.databases)*a.cfg.Limits.MaxConns, a.log)
 	tcp, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -549,23 +628,44 @@ func loopbackAddr(addr net.Addr) bool {
 }
 
 // readyz answers 200 when every database answers a ping within 2 seconds,
-// else 503 naming the ones that do not.
+// else 503. The body has a line per database: up (with the ping's time),
+// not answering, or not reachable since start-up (retried in the
+// background: since when, the attempts, the next one).
 func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	var down []string
-	for _, db := range a.dbs {
-		if err := db.Pool.Ping(ctx); err != nil {
-			down = append(down, db.Name)
+	states := a.eng.DatabaseStates()
+	lines := make([]string, len(states))
+	var wg sync.WaitGroup
+	var down atomic.Int32
+	for i, st := range states {
+		if !st.Up {
+			down.Add(1)
+			next := "no more attempts until a restart"
+			if !st.Next.IsZero() {
+				next = "next attempt in " + max(time.Until(st.Next), 0).Round(time.Second).String()
+			}
+			lines[i] = fmt.Sprintf("%s: unavailable since %s, %d attempts, %s: %s", st.Name, st.Since.UTC().Format(time.RFC3339), st.Tries, next, st.Problem)
+			continue
 		}
+		wg.Go(func() {
+			start := time.Now()
+			if err := st.Database.Pool.Ping(ctx); err != nil {
+				down.Add(1)
+				lines[i] = st.Name + ": not answering"
+				return
+			}
+			lines[i] = fmt.Sprintf("%s: up (ping %s)", st.Name, time.Since(start).Round(10*time.Microsecond))
+		})
 	}
+	wg.Wait()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if len(down) > 0 {
+	status := "ok"
+	if down.Load() > 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = io.WriteString(w, "database unreachable: "+strings.Join(down, ", ")+"\n")
-		return
+		status = "database unreachable"
 	}
-	_, _ = io.WriteString(w, "ok\n")
+	_, _ = io.WriteString(w, status+"\n"+strings.Join(lines, "\n")+"\n")
 }
 
 // drainer tracks the MCP requests (POSTs) in flight, and refuses new ones

@@ -315,8 +315,8 @@ func (e *Engine) StartCall(ctx context.Context, in CallInfo) (context.Context, *
 	if len(rec.Question) > MaxQuestionBytes {
 		rec.Question = rec.Question[:MaxQuestionBytes] + "…"
 	}
-	if rec.Database == "" && len(e.cfg.Databases) > 0 {
-		rec.Database = e.cfg.Databases[0].Name
+	if rec.Database == "" {
+		rec.Database = e.all()[0].Name
 	}
 	ctx = context.WithValue(ctx, recordKey{}, rec)
 	ctx, release := bindCalls(ctx)

@@ -64,6 +64,10 @@ type Database struct {
 	Examples []prompts.Example
 	// examples selects among Examples for a question (New makes it).
 	examples *ExampleSelector
+	// pending is set on a database that could not be reached when the
+	// server started (see Pending): it has no pool, policy or schema, and
+	// the engine opens it in the background.
+	pending *pendingOpen
 }
 
 // CurrentPolicy returns the policy queries are checked against now.
@@ -152,6 +156,11 @@ type Config struct {
 	// the server (0: no cap); a call waits up to QueueWait for a slot.
 	MaxConcurrent int
 	QueueWait     time.Duration
+	// Admit, when set, is asked about a database that was Pending once it
+	// opens, before it is served: an error keeps it unavailable, with that
+	// error, and stops the retries (the server's check that its login
+	// role is not one a caller may be given).
+	Admit func(ctx context.Context, db *Database) error
 }
 
 // guardCacheBytes bounds the SQL text the guard's verdict cache holds.
@@ -168,6 +177,11 @@ type Engine struct {
 	described *describeCache
 	// verdicts keeps the guard's recent verdicts (nil: none).
 	verdicts *sqlguard.Verdicts
+	// dbs are the configured databases, in order, a Pending one replaced
+	// by the opened one when it comes up (copy on write).
+	dbs atomic.Pointer[[]*Database]
+	// retries are the background openings of Pending databases.
+	retries retrier
 }
 
 // New checks cfg, fills in its defaults and builds what the operations
@@ -186,25 +200,11 @@ func New(cfg Config) (*Engine, error) {
 		cfg.MaxAttempts = 3
 	}
 	for _, db := range cfg.Databases {
-		if db.Policy == nil {
-			return nil, fmt.Errorf("engine: database %q has no policy", db.Name)
+		if db.pending != nil {
+			continue
 		}
-		if db.Policy.Catalog == nil {
-			// sqlguard would refuse every query (invalid_policy).
-			return nil, fmt.Errorf("engine: database %q: the policy has no catalog to resolve names against (pgexec.LoadCatalog)", db.Name)
-		}
-		if db.Exec == nil {
-			db.Exec = pgexec.NewExecutor(db.Pool)
-		}
-		if len(db.Examples) > 0 {
-			db.examples = NewExampleSelector(db.Examples, catalogWords(db.Policy))
-		}
-		if db.Schema == nil {
-			opts := schema.DefaultOptions()
-			if db.SchemaOptions != nil {
-				opts = *db.SchemaOptions
-			}
-			db.Schema = schema.NewCache(db.Pool, SchemaFilter(db.Policy), opts, cfg.Logger.With("database", db.Name))
+		if err := prepare(db, cfg.Logger); err != nil {
+			return nil, err
 		}
 	}
 	if cfg.QueueWait <= 0 {
@@ -212,6 +212,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, rate: newRateLimiter(cfg.RateLimit), gate: newGate(cfg.MaxConcurrent, cfg.QueueWait), metrics: cfg.Metrics,
 		described: newDescribeCache()}
+	dbs := slices.Clone(cfg.Databases)
+	e.dbs.Store(&dbs)
+	e.setMetricsDatabases()
 	switch {
 	case cfg.GuardCache == 0:
 		e.verdicts = sqlguard.NewVerdicts(1024, guardCacheBytes)
@@ -221,13 +224,54 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// Databases are the databases served, the default first.
-func (e *Engine) Databases() []*Database { return e.cfg.Databases }
+// prepare builds what serving db needs beside its pool and policy: the
+// executor, the examples' selector and the schema cache.
+func prepare(db *Database, logger *slog.Logger) error {
+	if db.Policy == nil {
+		return fmt.Errorf("engine: database %q has no policy", db.Name)
+	}
+	if db.Policy.Catalog == nil {
+		// sqlguard would refuse every query (invalid_policy).
+		return fmt.Errorf("engine: database %q: the policy has no catalog to resolve names against (pgexec.LoadCatalog)", db.Name)
+	}
+	if db.Exec == nil {
+		db.Exec = pgexec.NewExecutor(db.Pool)
+	}
+	if len(db.Examples) > 0 {
+		db.examples = NewExampleSelector(db.Examples, catalogWords(db.Policy))
+	}
+	if db.Schema == nil {
+		opts := schema.DefaultOptions()
+		if db.SchemaOptions != nil {
+			opts = *db.SchemaOptions
+		}
+		db.Schema = schema.NewCache(db.Pool, SchemaFilter(db.Policy), opts, logger.With("database", db.Name))
+	}
+	return nil
+}
 
-// DatabaseNames lists the configured database names, in order.
+// all returns the configured databases as they are now, Pending ones
+// included, in order.
+func (e *Engine) all() []*Database { return *e.dbs.Load() }
+
+// Databases are the databases served now, the default first when it is:
+// those still Pending are left out (see DatabaseStates).
+func (e *Engine) Databases() []*Database {
+	var out []*Database
+	for _, db := range e.all() {
+		if db.pending == nil {
+			out = append(out, db)
+		}
+	}
+	return out
+}
+
+// DatabaseNames lists the configured database names, in order, Pending
+// ones included.
 func (e *Engine) DatabaseNames() []string {
-	names := make([]string, len(e.cfg.Databases))
-	for i, db := range e.cfg.Databases {
+	all := e.all()
+	names := make([]string, len(all))
+	for i, db := range all {
 		names[i] = db.Name
 	}
 	return names
@@ -240,13 +284,17 @@ func (e *Engine) MaxRows() int { return e.cfg.MaxRows }
 func (e *Engine) Logger() *slog.Logger { return e.cfg.Logger }
 
 // Database resolves a database argument: the default when name is empty.
+//
+// A database still Pending is an error (db_unavailable) that says when
+// pgmcp tries again.
 func (e *Engine) Database(name string) (*Database, error) {
+	all := e.all()
 	if name == "" {
-		return e.cfg.Databases[0], nil
+		return available(all[0])
 	}
-	for _, db := range e.cfg.Databases {
+	for _, db := range all {
 		if db.Name == name {
-			return db, nil
+			return available(db)
 		}
 	}
 	names := e.DatabaseNames()
@@ -261,7 +309,7 @@ func (e *Engine) Database(name string) (*Database, error) {
 func (e *Engine) CallerDatabases(ctx context.Context) []string {
 	id, ok := IdentityFrom(ctx)
 	var out []string
-	for _, db := range e.cfg.Databases {
+	for _, db := range e.all() {
 		if !ok || len(id.Databases) == 0 || slices.Contains(id.Databases, db.Name) {
 			out = append(out, db.Name)
 		}

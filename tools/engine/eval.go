@@ -55,7 +55,7 @@ type EvalOutcome struct {
 func (e *Engine) Evaluate(ctx context.Context, c EvalCase) EvalOutcome {
 	out := EvalOutcome{ID: c.ID, Database: c.Database, Question: c.Question, Difficulty: c.Difficulty}
 	if out.Database == "" {
-		out.Database = e.cfg.Databases[0].Name
+		out.Database = e.all()[0].Name
 	}
 	gold, ordered, gerr := e.gold(ctx, c)
 	if gerr != "" {
@@ -151,7 +151,7 @@ func noteUsage(ctx context.Context, resp *llm.Response) {
 // loaded (or ctx is done), so that what follows (an eval run) sees the
 // value hints from its first question on.
 func (e *Engine) WaitValues(ctx context.Context) {
-	for _, db := range e.cfg.Databases {
+	for _, db := range e.Databases() {
 		if prep, err := db.Schema.Get(ctx); err == nil {
 			prep.WaitValues(ctx)
 		}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ type Metrics struct {
 	modelLatency    prometheus.Histogram
 	modelTokens     *prometheus.CounterVec
 	auditFailures   prometheus.Counter
+	pools           *poolCollector
 }
 
 // NewMetrics makes the metrics, with the Go runtime and process
@@ -29,6 +31,7 @@ func NewMetrics(dbs []*Database) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		Registry: reg,
+		pools:    &poolCollector{},
 		toolCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pgmcp_tool_calls_total", Help: "Tool calls by tool and outcome (ok, or the error code).",
 		}, []string{"tool", "outcome"}),
@@ -53,9 +56,10 @@ func NewMetrics(dbs []*Database) *Metrics {
 			Name: "pgmcp_audit_write_failures_total", Help: "Audit records that could not be written (each one a call refused, or unaudited when PGMCP_AUDIT_REQUIRED=false).",
 		}),
 	}
+	m.pools.dbs.Store(&dbs)
 	reg.MustRegister(m.toolCalls, m.toolLatency, m.guardRejections, m.modelCalls, m.modelLatency, m.modelTokens, m.auditFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&poolCollector{dbs: dbs})
+		m.pools)
 	return m
 }
 
@@ -99,7 +103,7 @@ func (m *Metrics) observeModel(resp *llm.Response, err error, d time.Duration) {
 
 // poolCollector reports each database pool's statistics when scraped.
 type poolCollector struct {
-	dbs []*Database
+	dbs atomic.Pointer[[]*Database] // every configured database, Pending ones included
 }
 
 var (
@@ -112,6 +116,9 @@ var (
 	sessionResets = prometheus.NewDesc("pgmcp_session_resets_total",
 		"Connections found with session state left by a call (advisory locks, prepared statements…) and reset with DISCARD ALL, by reason.",
 		[]string{"database", "reason"}, nil)
+	databaseUp = prometheus.NewDesc("pgmcp_database_up",
+		"1 for a database being served, 0 for one not reachable since start-up (retried in the background).",
+		[]string{"database"}, nil)
 	sessionDiscards = prometheus.NewDesc("pgmcp_session_discards_total",
 		"Connections closed after a call instead of reused (state that could not be reset, a result left unread, a broken or oversized message), by reason.",
 		[]string{"database", "reason"}, nil)
@@ -123,10 +130,20 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- poolWait
 	ch <- sessionResets
 	ch <- sessionDiscards
+	ch <- databaseUp
 }
 
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, db := range c.dbs {
+	var dbs []*Database
+	if p := c.dbs.Load(); p != nil {
+		dbs = *p
+	}
+	for _, db := range dbs {
+		up := 0.0
+		if db.pending == nil {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(databaseUp, prometheus.GaugeValue, up, db.Name)
 		if db.Pool == nil {
 			continue
 		}
@@ -148,5 +165,14 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 		for reason, n := range st.Discards {
 			ch <- prometheus.MustNewConstMetric(sessionDiscards, prometheus.CounterValue, float64(n), db.Name, reason)
 		}
+	}
+}
+
+// setMetricsDatabases points the pool statistics at the databases as they
+// are now.
+func (e *Engine) setMetricsDatabases() {
+	if e.metrics != nil {
+		all := e.all()
+		e.metrics.pools.dbs.Store(&all)
 	}
 }

@@ -408,3 +408,14 @@ func passwordOf(dsn string) string {
 	}
 	return ""
 }
+
+// LoginUser is the user name a connection to dsn logs in as (the URL's, or
+// what libpq's defaults give: PGUSER, the OS user); empty when dsn does not
+// parse.
+func LoginUser(dsn string) string {
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return ""
+	}
+	return cfg.User
+}
