@@ -82,9 +82,8 @@ func (c *Cluster) StartStandby(ctx context.Context, opts Options) (*Cluster, err
 }
 
 // WaitReplayed waits until the standby s has replayed everything its
-// primary had written when WaitReplayed was called (the primary's current
-// WAL insert position: with synchronous_commit=off a commit may not be
-// written yet), so what was committed there can be read on s.
+// primary had committed when WaitReplayed was called, so that it can be
+// read on s.
 func (s *Cluster) WaitReplayed(ctx context.Context) error {
 	if s.Primary == nil {
 		return errors.New("localpg: WaitReplayed needs a standby made by StartStandby")
@@ -93,8 +92,20 @@ func (s *Cluster) WaitReplayed(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("localpg: connect to the primary: %w", err)
 	}
+	// A transaction that writes WAL (a message for no one) and commits
+	// synchronously flushes the WAL before it (commits made with
+	// synchronous_commit=off, too) up to its own commit record, whose end
+	// is then the flush position: a record's end, which the standby's
+	// replay position reaches (the insert position may lie past a page
+	// header that no record fills yet).
 	var target string
-	err = p.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&target)
+	err = pgx.BeginFunc(ctx, p, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = on; SELECT pg_logical_emit_message(true, 'localpg', 'wait')")
+		return err
+	})
+	if err == nil {
+		err = p.QueryRow(ctx, "SELECT pg_current_wal_flush_lsn()::text").Scan(&target)
+	}
 	p.Close(context.Background())
 	if err != nil {
 		return fmt.Errorf("localpg: read the primary's WAL position: %w", err)
