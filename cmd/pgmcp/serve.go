@@ -299,6 +299,7 @@ func databaseSpec(cfg *Config, dc DatabaseConfig) engine.DatabaseSpec {
 			MaxConns:         int32(cfg.Limits.MaxConns),
 			ConnectTimeout:   cfg.Limits.ConnectTimeout,
 			MaxMessageBytes:  cfg.Limits.MaxRowBytes,
+			FailbackAfter:    cfg.Limits.FailbackAfter,
 		},
 		AllowPrivilegedRole: cfg.AllowPrivilegedRole,
 		Schema: &schema.Options{TTL: cfg.Schema.CacheTTL, TokenBudget: cfg.Schema.TokenBudget, CommonValues: cfg.Schema.CommonValues,
