@@ -40,7 +40,9 @@ const (
 // (TestREADMEConfigTable keeps the two in step).
 type Config struct {
 	DatabaseURL string `env:"DATABASE_URL" desc:"PostgreSQL connection URL (or key=value DSN) of the one database to serve. Use a read-only role."`
-	Databases   string `env:"DATABASES" desc:"JSON list of named databases, each {\"name\", \"url\", \"policy\" or \"policy_file\", \"examples_file\"}; one server serves them all and every tool takes a database argument. Exclusive with PGMCP_DATABASE_URL."`
+	Databases   string `env:"DATABASES" desc:"JSON list of named databases, each {\"name\", \"url\", \"policy\" or \"policy_file\", \"examples_file\", \"pooler\"}; one server serves them all and every tool takes a database argument. Exclusive with PGMCP_DATABASE_URL."`
+
+	Pooler string `env:"POOLER" desc:"What is between pgmcp and PostgreSQL: none (a dedicated session per connection), transaction (a transaction-mode pooler such as PgBouncer: every transaction sets its own read-only mode, timeouts, role and search_path, and no statement is prepared on a session), or unset: none, unless the server refuses pgmcp's start-up parameters as PgBouncer does. An entry of PGMCP_DATABASES may set its own (\"pooler\")."`
 
 	Policy              PolicyConfig
 	AllowPrivilegedRole bool `env:"ALLOW_PRIVILEGED_ROLE" envDefault:"false" desc:"Start even when the role is a superuser or has BYPASSRLS (logs a warning at every start)."`
@@ -182,6 +184,8 @@ type DatabaseConfig struct {
 	PolicyFile   string          `json:"policy_file,omitempty"`
 	Policy       json.RawMessage `json:"policy,omitempty"`
 	ExamplesFile string          `json:"examples_file,omitempty"`
+	// Pooler overrides PGMCP_POOLER for this database.
+	Pooler string `json:"pooler,omitempty"`
 }
 
 // LoadConfig reads the configuration from the environment (environ is
@@ -352,6 +356,9 @@ func (c *Config) validateOwn(bad reporter) {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("ShutdownTimeout", "must be positive, got %s", c.ShutdownTimeout)
+	}
+	if !validPooler(c.Pooler) {
+		bad("Pooler", "must be none or transaction (or unset, to detect a pooler), got %q", c.Pooler)
 	}
 	if c.StdioWorkers < 0 || c.StdioWorkers > maxStdioWorkers {
 		bad("StdioWorkers", "must be between 0 (the default) and %d, got %d", maxStdioWorkers, c.StdioWorkers)
@@ -557,7 +564,8 @@ func (c *Config) resolveDatabases(bad reporter) {
 			bad("DatabaseURL", "%v", err)
 			return
 		}
-		c.databases = []DatabaseConfig{{Name: dbNameFromDSN(c.DatabaseURL), URL: c.DatabaseURL, PolicyFile: c.Policy.File, ExamplesFile: c.ExamplesFile}}
+		c.databases = []DatabaseConfig{{Name: dbNameFromDSN(c.DatabaseURL), URL: c.DatabaseURL, PolicyFile: c.Policy.File, ExamplesFile: c.ExamplesFile,
+			Pooler: c.Pooler}}
 	}
 }
 
@@ -579,6 +587,11 @@ func (c *Config) databaseList(bad reporter) []DatabaseConfig {
 		db := &dbs[i]
 		if db.ExamplesFile == "" {
 			db.ExamplesFile = c.ExamplesFile
+		}
+		if db.Pooler == "" {
+			db.Pooler = c.Pooler
+		} else if !validPooler(db.Pooler) {
+			bad("Databases", "entry %q: pooler must be none or transaction, got %q", db.Name, db.Pooler)
 		}
 		switch {
 		case !dbNameRE.MatchString(db.Name):
@@ -728,4 +741,9 @@ func configTable() string {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", v.Name, def, strings.ReplaceAll(v.Desc, "|", "\\|"))
 	}
 	return b.String()
+}
+
+// validPooler reports whether v is a pooler mode (PGMCP_POOLER).
+func validPooler(v string) bool {
+	return v == pgexec.PoolerAuto || v == pgexec.PoolerNone || v == pgexec.PoolerTransaction
 }

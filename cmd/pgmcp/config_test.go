@@ -51,6 +51,20 @@ func TestLoadConfigDatabases(t *testing.T) {
 	}
 }
 
+func TestLoadConfigPooler(t *testing.T) {
+	cfg, err := LoadConfig([]string{"PGMCP_POOLER=transaction",
+		`PGMCP_DATABASES=[{"name":"shop","url":"postgres://a@h/shop"},{"name":"crm","url":"postgres://a@h/crm","pooler":"none"}]`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{cfg.databases[0].Pooler, cfg.databases[1].Pooler}; got[0] != "transaction" || got[1] != "none" {
+		t.Errorf("poolers = %v, want the default for shop and crm's own", got)
+	}
+	if spec := databaseSpec(cfg, cfg.databases[0]); spec.Pool.Pooler != "transaction" {
+		t.Errorf("the pool options do not carry the pooler: %+v", spec.Pool)
+	}
+}
+
 func TestLoadConfigHTTPSettings(t *testing.T) {
 	cfg, err := LoadConfig([]string{"PGMCP_DATABASE_URL=postgres://u@h/shop"})
 	if err != nil {
@@ -133,6 +147,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{[]string{"PGMCP_HTTP_IDLE_TIMEOUT=48h"}, []string{"PGMCP_HTTP_IDLE_TIMEOUT", "between"}},
 		{[]string{"PGMCP_HTTP_MAX_CONNECTIONS=0"}, []string{"PGMCP_HTTP_MAX_CONNECTIONS", "between 1 and"}},
 		{[]string{"PGMCP_STDIO_WORKERS=-1"}, []string{"PGMCP_STDIO_WORKERS", "between 0"}},
+		{[]string{"PGMCP_POOLER=statement"}, []string{"PGMCP_POOLER", "none or transaction"}},
+		{[]string{`PGMCP_DATABASES=[{"name":"a","url":"postgres://h/a","pooler":"session"}]`}, []string{"PGMCP_DATABASES", "pooler must be none or transaction"}},
 		{[]string{"PGMCP_AUDIT_REQUIRED=sometimes"}, []string{"PGMCP_AUDIT_REQUIRED", "true or false"}},
 		{[]string{"PGMCP_HTTP_ALLOWED_ORIGINS=https://app.example.com/"}, []string{"PGMCP_HTTP_ALLOWED_ORIGINS", "no path"}},
 		{[]string{"PGMCP_HTTP_ALLOWED_ORIGINS=*"}, []string{"PGMCP_HTTP_ALLOWED_ORIGINS"}},

@@ -300,6 +300,7 @@ func databaseSpec(cfg *Config, dc DatabaseConfig) engine.DatabaseSpec {
 			ConnectTimeout:   cfg.Limits.ConnectTimeout,
 			MaxMessageBytes:  cfg.Limits.MaxRowBytes,
 			FailbackAfter:    cfg.Limits.FailbackAfter,
+			Pooler:           dc.Pooler,
 		},
 		AllowPrivilegedRole: cfg.AllowPrivilegedRole,
 		Schema: &schema.Options{TTL: cfg.Schema.CacheTTL, TokenBudget: cfg.Schema.TokenBudget, CommonValues: cfg.Schema.CommonValues,

@@ -108,6 +108,15 @@ func Open(ctx context.Context, spec DatabaseSpec, logger *slog.Logger) (*Databas
 			return nil, configError("database %q: %v", spec.Name, err)
 		}
 	}
+	if pgexec.TransactionPooled(pool) {
+		how := "as configured (PGMCP_POOLER=transaction)"
+		if opts.Pooler == pgexec.PoolerAuto {
+			how = "detected: the server refused pgmcp's start-up parameters, as PgBouncer does"
+		}
+		logger.Warn("transaction pooling: every transaction sets its own read-only mode, timeouts, role and search_path, "+
+			"and nothing is prepared on a session; the pooler must reset each server session after use "+
+			"(PgBouncer: server_reset_query = DISCARD ALL and server_reset_query_always = 1)", "database", spec.Name, "pooler", how)
+	}
 	logger.Info("database ready", "database", spec.Name, "url", pgexec.RedactDSN(spec.URL), "postgres", db.ServerVersion,
 		"schemas", strings.Join(PolicySchemas(pol), ","), "relations", len(pol.AllowedRelations), "examples", len(db.Examples))
 	ok = true

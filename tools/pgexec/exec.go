@@ -240,7 +240,7 @@ func (e *Executor) runOnce(ctx context.Context, sql string, lim Limits, prepare 
 	srv := serverOf(pc)
 	st := statementsOf(pc)
 	pl := pc.StartPipeline(ctx)
-	steps := sendBegin(pl, lim, lim.StatementTimeout)
+	steps := sendBegin(pl, pinsOf(pc), lim, lim.StatementTimeout)
 	// The extended protocol: the server refuses a string holding more
 	// than one command. Every column comes back as text, PostgreSQL's
 	// exact rendering, converted below.

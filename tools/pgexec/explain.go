@@ -102,7 +102,7 @@ func (e *Executor) Explain(ctx context.Context, q *sqlguard.Query, lim Limits) (
 	pl := conn.Conn().PgConn().StartPipeline(ctx)
 	// Planning folds immutable calls on constants: EXPLAIN gets its own,
 	// shorter timeout.
-	steps := sendBegin(pl, lim, lim.ExplainTimeout)
+	steps := sendBegin(pl, pinsOf(conn.Conn().PgConn()), lim, lim.ExplainTimeout)
 	pl.SendQueryParams(explain+q.SQL(), nil, nil, nil, nil)
 	pl.SendQueryParams(explain+asRun, nil, nil, nil, nil)
 	pl.SendQueryParams(`SELECT pg_catalog.pg_size_bytes(pg_catalog.current_setting('work_mem')), pg_catalog.current_setting('hash_mem_multiplier')::float8`, nil, nil, nil, nil)

@@ -96,6 +96,67 @@ type Options struct {
 	// when next taken, so the next one tries the standbys first (0: 10s;
 	// see replica.go).
 	FailbackAfter time.Duration
+	// Pooler says what is between pgmcp and PostgreSQL: PoolerNone (a
+	// dedicated session per connection: PostgreSQL itself, or a
+	// session-mode pooler), PoolerTransaction (a transaction-mode pooler
+	// such as PgBouncer's pool_mode=transaction: consecutive transactions
+	// of one connection may run on different server sessions), or empty:
+	// PoolerNone, unless the server refuses pgmcp's start-up parameters
+	// as PgBouncer does, in which case the pool is opened again as
+	// PoolerTransaction.
+	Pooler string
+}
+
+// Pooler modes (Options.Pooler, PGMCP_POOLER).
+const (
+	PoolerAuto        = ""
+	PoolerNone        = "none"
+	PoolerTransaction = "transaction"
+)
+
+// sessionOnly are the pinned settings a transaction-mode pool does not send
+// at start-up (PgBouncer refuses a start-up parameter it does not track),
+// and sets in every transaction instead.
+var sessionOnly = []string{"default_transaction_read_only", "statement_timeout", "search_path", "standard_conforming_strings",
+	"intervalstyle", "datestyle", "bytea_output", "extra_float_digits"}
+
+// transactionPins are the SET LOCAL statements that give each transaction
+// of a transaction-mode pool what a dedicated session has from its
+// start-up parameters (read-only mode comes from BEGIN READ ONLY). They
+// come first in the transaction, so that the call's own settings
+// (timeouts, role) override them.
+func (o Options) transactionPins() []string {
+	p := o.Pinned()
+	var out []string
+	for _, k := range sessionOnly {
+		if k == "default_transaction_read_only" {
+			continue
+		}
+		v := p[k]
+		if k != "search_path" && k != "statement_timeout" {
+			v = "'" + v + "'" // fixed words of pgmcp's, never input
+		}
+		out = append(out, "SET LOCAL "+k+" = "+v)
+	}
+	return out
+}
+
+// pinsKey is the key, in a transaction-mode connection's
+// pgconn.CustomData, of its transaction pins.
+const pinsKey = "pgmcp.pins"
+
+// pinsOf returns the SET LOCAL statements each transaction on pc must
+// start with: nil on a dedicated session (its start-up parameters hold).
+func pinsOf(pc *pgconn.PgConn) []string {
+	p, _ := pc.CustomData()[pinsKey].([]string)
+	return p
+}
+
+// TransactionPooled reports whether pool was opened for a
+// transaction-mode pooler (Options.Pooler, or detected).
+func TransactionPooled(pool *pgxpool.Pool) bool {
+	_, session := pool.Config().ConnConfig.RuntimeParams["default_transaction_read_only"]
+	return !session
 }
 
 // Pinned returns the session settings every connection starts with.
@@ -135,6 +196,30 @@ func (o Options) Pinned() map[string]string {
 // says, and checks within ConnectTimeout that the database answers. Errors
 // are *Error with a message that names no password.
 func NewPool(ctx context.Context, dsn string, opts Options) (*pgxpool.Pool, error) {
+	switch opts.Pooler {
+	case PoolerAuto:
+		pool, err := newPool(ctx, dsn, opts, false)
+		var pe *pgconn.PgError
+		if err != nil && errors.As(err, &pe) && strings.Contains(pe.Message, "unsupported startup parameter") {
+			// PgBouncer refuses the start-up parameters it does not
+			// track: transaction pooling is the safe reading (it is
+			// also correct behind a session-mode PgBouncer).
+			return newPool(ctx, dsn, opts, true)
+		}
+		return pool, err
+	case PoolerNone:
+		return newPool(ctx, dsn, opts, false)
+	case PoolerTransaction:
+		return newPool(ctx, dsn, opts, true)
+	default:
+		return nil, &Error{Code: CodeBadURL, Message: fmt.Sprintf("unknown pooler mode %q (use %s or %s)", opts.Pooler, PoolerNone, PoolerTransaction)}
+	}
+}
+
+// newPool is NewPool in one mode: with txPooled, nothing is asked of the
+// session that a transaction-mode pooler would not keep (see
+// transactionPins).
+func newPool(ctx context.Context, dsn string, opts Options, txPooled bool) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, &Error{Code: CodeBadURL, Message: "invalid database URL " + RedactDSN(dsn) + ": " + scrub(err.Error(), dsn), Err: err}
@@ -156,10 +241,12 @@ func NewPool(ctx context.Context, dsn string, opts Options) (*pgxpool.Pool, erro
 	if cfg.ConnConfig.MaxProtocolMessageBodyLen <= 0 {
 		cfg.ConnConfig.MaxProtocolMessageBodyLen = 64 << 20
 	}
-	// No named prepared statements: pgmcp's own queries leave nothing on
-	// the session, so any prepared statement found there after a call is
-	// the call's doing (see session.go), and a statement prepared by SQL
-	// can never be mistaken for one of pgx's cache.
+	// No named prepared statements of pgx's: pgmcp's own queries leave
+	// nothing on the session, so any prepared statement found there after
+	// a call is the call's doing (see session.go), and a statement
+	// prepared by SQL can never be mistaken for one of pgx's cache. The
+	// exec mode sends each query in one round trip (Parse to Sync), which
+	// a transaction-mode pooler keeps on one server session.
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	// A cancelled call must stop its statement on the server at once, not
 	// when the server next writes to a dead socket: send a cancel request
@@ -168,11 +255,22 @@ func NewPool(ctx context.Context, dsn string, opts Options) (*pgxpool.Pool, erro
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, CancelRequestDelay: 0, DeadlineDelay: deadlineDelay}
 	}
 	pinned := opts.Pinned()
+	if txPooled {
+		pins := opts.transactionPins()
+		for _, k := range sessionOnly {
+			delete(pinned, k)
+		}
+		cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+			conn.PgConn().CustomData()[pinsKey] = pins
+			return nil
+		}
+	} else {
+		cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+			return verifyPinned(ctx, conn, pinned)
+		}
+	}
 	for k, v := range pinned {
 		cfg.ConnConfig.RuntimeParams[k] = v
-	}
-	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
-		return verifyPinned(ctx, conn, pinned)
 	}
 	replicaHooks(cfg, opts)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -232,6 +330,13 @@ func connectError(dsn string, err error) error {
 	case errors.As(err, &pinErr):
 		return pinErr
 	case errors.As(err, &pe):
+		switch {
+		case strings.Contains(pe.Message, "unsupported startup parameter"):
+			// PgBouncer's refusal of a parameter it does not track.
+			code = CodeSessionPinning
+			msg += pe.Message + "; a pooler such as PgBouncer is in front of the database: set PGMCP_POOLER=transaction (or leave it unset to detect it)"
+			return &Error{Code: code, Message: scrub(msg, dsn), Err: err}
+		}
 		switch pe.Code {
 		case "28P01", "28000":
 			code = CodeAuthFailed

@@ -89,15 +89,26 @@ const baseCheck = `SELECT %s,
   (SELECT count(*) FROM pg_catalog.pg_cursors WHERE name <> ''),
   (SELECT count(*) FROM pg_catalog.pg_listening_channels()),
   CURRENT_USER = SESSION_USER,
-  pg_catalog.current_setting('default_transaction_read_only') = 'on' AND pg_catalog.current_setting('standard_conforming_strings') = 'on'
-    AND pg_catalog.current_setting('intervalstyle') = 'iso_8601' AND pg_catalog.split_part(pg_catalog.current_setting('datestyle'), ',', 1) = 'ISO'
-    AND pg_catalog.current_setting('bytea_output') = 'hex' AND pg_catalog.current_setting('extra_float_digits') = '1',
+  ` + settingsCheck + `,
   pg_catalog.pg_my_temp_schema() = 0`
+
+// settingsCheck is baseCheck's column for the pinned settings.
+const settingsCheck = `pg_catalog.current_setting('default_transaction_read_only') = 'on' AND pg_catalog.current_setting('standard_conforming_strings') = 'on'
+    AND pg_catalog.current_setting('intervalstyle') = 'iso_8601' AND pg_catalog.split_part(pg_catalog.current_setting('datestyle'), ',', 1) = 'ISO'
+    AND pg_catalog.current_setting('bytea_output') = 'hex' AND pg_catalog.current_setting('extra_float_digits') = '1'`
 
 // learnCaps reads what the session check may use: whether the login role
 // may re-seed random(), and which extension functions list the session's
 // remote connections.
+//
+// On a transaction-mode pooler's connection the session's settings are
+// not pgmcp's (each transaction sets its own), so the check does not look
+// at them.
 func learnCaps(ctx context.Context, conn *pgx.Conn) (*sessionCaps, error) {
+	base := baseCheck
+	if pinsOf(conn.PgConn()) != nil {
+		base = strings.Replace(base, settingsCheck, "true", 1)
+	}
 	var reseed, unlock bool
 	var remotes []string
 	err := conn.QueryRow(ctx, `
@@ -137,9 +148,9 @@ func learnCaps(ctx context.Context, conn *pgx.Conn) (*sessionCaps, error) {
 	// session's own locks), else looked for in pg_locks (which copies the
 	// whole lock table) and reset with DISCARD ALL.
 	const lookForLocks = "(SELECT count(*) FROM pg_catalog.pg_locks WHERE pid = pg_catalog.pg_backend_pid() AND locktype = 'advisory')"
-	caps.recheckSQL = fmt.Sprintf(baseCheck, lookForLocks) + ",\n  " + remote
+	caps.recheckSQL = fmt.Sprintf(base, lookForLocks) + ",\n  " + remote
 	if unlock {
-		caps.checkSQL = fmt.Sprintf(baseCheck, "0") + ",\n  " + remote + ",\n  pg_catalog.pg_advisory_unlock_all()"
+		caps.checkSQL = fmt.Sprintf(base, "0") + ",\n  " + remote + ",\n  pg_catalog.pg_advisory_unlock_all()"
 	} else {
 		caps.checkSQL = caps.recheckSQL
 	}
@@ -180,9 +191,13 @@ func newSeed() []byte {
 // timeout as its statement_timeout, and returns how many results they
 // produce. Values are formatted by pgmcp (integers, a quoted identifier),
 // never taken from SQL text.
-func sendBegin(pl *pgconn.Pipeline, lim Limits, timeout time.Duration) int {
+//
+// On a transaction-mode pooler's connection, the pins (see
+// transactionPins) come first: nothing is taken from the server session,
+// which may be another one at every transaction.
+func sendBegin(pl *pgconn.Pipeline, pins []string, lim Limits, timeout time.Duration) int {
 	ms := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
-	stmts := []string{"BEGIN READ ONLY"}
+	stmts := append([]string{"BEGIN READ ONLY"}, pins...)
 	if timeout > 0 { // else the session's, pinned at connect
 		stmts = append(stmts, "SET LOCAL statement_timeout = "+ms(timeout))
 	}
@@ -302,7 +317,16 @@ func (e *Executor) settle(ctx context.Context, conn *pgxpool.Conn, caps *session
 		e.caps.Store(nil) // the role's privileges may have changed: learn them again
 	}
 	pc := conn.Conn().PgConn()
-	if caps != nil && resettable(dirty) && !pc.IsClosed() && pc.TxStatus() == 'I' {
+	if pinsOf(pc) != nil {
+		// Through a transaction-mode pooler, the session the call left
+		// changed is the pooler's now: a DISCARD ALL would go to whichever
+		// session the pooler picks. The pooler must reset sessions itself
+		// (PgBouncer: server_reset_query = DISCARD ALL with
+		// server_reset_query_always = 1); this connection is not reused.
+		if slices.ContainsFunc(dirty, func(r string) bool { return r != ReasonAbandoned && r != ReasonTooLarge }) {
+			e.stats.count(&e.stats.pooled, dirty)
+		}
+	} else if caps != nil && resettable(dirty) && !pc.IsClosed() && pc.TxStatus() == 'I' {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		_, err := pc.Exec(rctx, "DISCARD ALL").ReadAll()
 		statementsOf(pc).reset() // DISCARD ALL deallocated them
@@ -349,6 +373,10 @@ type sessionStats struct {
 	mu       sync.Mutex
 	resets   map[string]int64
 	discards map[string]int64
+	// pooled counts, among discards, the server sessions a call left
+	// changed behind a transaction-mode pooler: pgmcp could not reset
+	// them (the pooler's reset must).
+	pooled map[string]int64
 }
 
 func (s *sessionStats) count(m *map[string]int64, reasons []string) {
@@ -366,13 +394,19 @@ func (s *sessionStats) count(m *map[string]int64, reasons []string) {
 // by reason (a connection may count under several reasons at once).
 type SessionStats struct {
 	Resets, Discards map[string]int64
+	// PoolerLeft counts, among Discards, sessions left changed behind a
+	// transaction-mode pooler, which only the pooler can reset.
+	PoolerLeft map[string]int64
 }
 
 // SessionStats returns a copy of the counts.
 func (e *Executor) SessionStats() SessionStats {
 	e.stats.mu.Lock()
 	defer e.stats.mu.Unlock()
-	out := SessionStats{Resets: map[string]int64{}, Discards: map[string]int64{}}
+	out := SessionStats{Resets: map[string]int64{}, Discards: map[string]int64{}, PoolerLeft: map[string]int64{}}
+	for k, v := range e.stats.pooled {
+		out.PoolerLeft[k] = v
+	}
 	for k, v := range e.stats.resets {
 		out.Resets[k] = v
 	}

@@ -48,8 +48,15 @@ type statements struct {
 type stmt struct{ sql, name string }
 
 // statementsOf returns pc's prepared statements.
+//
+// A transaction-mode pooler's connection has none (nil): a statement
+// prepared in one transaction may be on another server session at the
+// next, so every statement there is unnamed.
 func statementsOf(pc *pgconn.PgConn) *statements {
 	m := pc.CustomData()
+	if _, pooled := m[pinsKey]; pooled {
+		return nil
+	}
 	if s, ok := m[statementsKey].(*statements); ok {
 		return s
 	}
@@ -115,6 +122,9 @@ func (s *statements) drop(sql string) {
 
 // reset forgets every statement: the session dropped them (DISCARD ALL).
 func (s *statements) reset() {
+	if s == nil {
+		return
+	}
 	clear(s.byText)
 	s.lru.Init()
 	s.evicted = s.evicted[:0]
