@@ -39,7 +39,8 @@ func errorResult(ctx context.Context, log *slog.Logger, tool string, err error) 
 	switch body.Code {
 	case string(engine.CodeInternal):
 		level = slog.LevelError
-	case string(pgexec.CodeUnreachable), string(pgexec.CodeConnectionLost), string(pgexec.CodePoolExhausted), string(pgexec.CodeQueryTimeout):
+	case string(pgexec.CodeUnreachable), string(pgexec.CodeConnectionLost), string(pgexec.CodePoolExhausted), string(pgexec.CodeQueryTimeout),
+		string(pgexec.CodeReplicaConflict):
 		// A fault of the database or of its capacity: the operator's
 		// concern, with what pgx or the network said (never row data).
 		level = slog.LevelWarn

@@ -86,6 +86,7 @@ type LimitsConfig struct {
 	StatementTimeout time.Duration `env:"STATEMENT_TIMEOUT" envDefault:"10s" desc:"statement_timeout of every query."`
 	ConnectTimeout   time.Duration `env:"CONNECT_TIMEOUT" envDefault:"8s" desc:"How long start-up waits for a database to answer (start-up fails within 10s by default)."`
 	MaxConns         int           `env:"MAX_CONNS" envDefault:"10" desc:"Connections per database pool."`
+	FailbackAfter    time.Duration `env:"FAILBACK_AFTER" envDefault:"10s" desc:"With target_session_attrs=prefer-standby in a database URL: a connection that fell back to the primary (no standby answered) is closed once older than this, so calls return to a standby that came back, without a restart."`
 
 	MaxPlanCost    float64       `env:"MAX_PLAN_COST" envDefault:"0" desc:"When above 0, query refuses SQL whose estimated plan cost (EXPLAIN, as it would run) is higher, with plan_too_expensive; explain shows the cost against it. Off by default."`
 	MaxResultBytes int           `env:"MAX_RESULT_BYTES" envDefault:"1048576" desc:"Most bytes of row data a query returns; the result is truncated (and says so) beyond it."`
@@ -421,6 +422,9 @@ func (l *LimitsConfig) validate(bad reporter) {
 	}
 	if l.ConnectTimeout <= 0 {
 		bad("ConnectTimeout", "must be positive, got %s", l.ConnectTimeout)
+	}
+	if l.FailbackAfter <= 0 {
+		bad("FailbackAfter", "must be positive, got %s", l.FailbackAfter)
 	}
 	if l.MaxConns < 1 || l.MaxConns > 1000 {
 		bad("MaxConns", "must be between 1 and 1000, got %d", l.MaxConns)

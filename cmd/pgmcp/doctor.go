@@ -165,6 +165,7 @@ func (d *doctor) database(ctx context.Context, cfg *Config, dc DatabaseConfig) {
 		return
 	}
 	d.ok("reachable in %s: PostgreSQL %s, database %s, role %s", time.Since(start).Round(time.Millisecond), r.ServerVersion, r.Database, r.Name)
+	d.replication(ctx, pool, dc)
 
 	roleFix := "connect as a read-only role; an administrator can create one with:\n" + pgexec.ReadOnlyRoleSQL(r.Database, schemas)
 	roleBad := false
@@ -547,4 +548,41 @@ func (d *doctor) model(ctx context.Context, cfg *Config) {
 		fix = "the endpoint is slow or hanging: check it, or raise PGMCP_LLM_TIMEOUT"
 	}
 	d.fail(fmt.Sprintf("model %s at %s does not answer: %v", m.Model(), m.Host(), err), fix)
+}
+
+// replication reports the target_session_attrs of dc's URL when they
+// mislead (read-only, read-write), and the server the pool reached: a
+// primary, or a standby with its replay lag.
+func (d *doctor) replication(ctx context.Context, pool *pgxpool.Pool, dc DatabaseConfig) {
+	if w := pgexec.SessionAttrsWarning(dc.URL); w != "" {
+		d.warn(w, "set target_session_attrs=standby or prefer-standby in the URL (primary to reach only the primary)")
+	}
+	rep, err := pgexec.ReplicationStatus(ctx, pool)
+	if err != nil {
+		d.fail("cannot read the replication status: "+problem(err), "")
+		return
+	}
+	attrs := pgexec.SessionAttrs(dc.URL)
+	if !rep.InRecovery {
+		if attrs == pgexec.AttrsPreferStandby {
+			d.warn(fmt.Sprintf("target_session_attrs=prefer-standby, but the server reached (%s) is a primary: no standby answered", rep.Server),
+				"check the standbys of the URL; calls use the primary meanwhile and return to a standby when one is up")
+			return
+		}
+		d.ok("server %s is a primary (target_session_attrs=%s)", rep.Server, attrs)
+		return
+	}
+	lag := "no transaction replayed yet"
+	if rep.HasReplay {
+		lag = "last replayed transaction committed " + rep.ReplayLag.Round(time.Millisecond).String() + " ago (this grows while the primary is idle)"
+	}
+	d.ok("server %s is a standby (target_session_attrs=%s): %s; %d bytes of WAL received and not yet replayed (received %s, replayed %s)",
+		rep.Server, attrs, lag, rep.LagBytes, orDash(rep.ReceivedLSN), orDash(rep.ReplayedLSN))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -371,6 +371,7 @@ func databaseSpec(cfg *Config, dc DatabaseConfig) engine.DatabaseSpec {
 			MaxConns:         int32(cfg.Limits.MaxConns),
 			ConnectTimeout:   cfg.Limits.ConnectTimeout,
 			MaxMessageBytes:  cfg.Limits.MaxRowBytes,
+			FailbackAfter:    cfg.Limits.FailbackAfter,
 			Pooler:           dc.Pooler,
 		},
 		AllowPrivilegedRole: cfg.AllowPrivilegedRole,

@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/pgmcp/pgmcp/sqlguard"
+	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
 // AuditRecord is one line of the audit log: one per tool call, allowed or
@@ -36,6 +38,13 @@ type AuditRecord struct {
 	DurationMS float64 `json:"duration_ms"`
 	// Error is the error code of a failed call; empty on success.
 	Error string `json:"error,omitempty"`
+	// Server and ServerPort are the database server that ran the call's
+	// query (its unix socket directory or IP address, and port: with a
+	// multi-host URL, which host served it); ServerRole is "primary" or
+	// "standby". Empty when no query reached a server.
+	Server     string `json:"server,omitempty"`
+	ServerPort int    `json:"server_port,omitempty"`
+	ServerRole string `json:"server_role,omitempty"`
 
 	// query is the allowed query, whose Fingerprint is taken when the
 	// record is written.
@@ -389,4 +398,23 @@ func (c *Call) Finish() error {
 	}
 	e.metrics.observeCall(rec.Tool, c.outcome, time.Since(c.start))
 	return withheld
+}
+
+// noteServer records, for the audit record and the metrics, the server
+// that ran (or failed) a query of database db.
+func (e *Engine) noteServer(ctx context.Context, db string, res *pgexec.Result, err error) {
+	var srv pgexec.Server
+	var pe *pgexec.Error
+	switch {
+	case res != nil:
+		srv = res.Server
+	case errors.As(err, &pe) && pe.Server != nil:
+		srv = *pe.Server
+	}
+	if srv.Host == "" {
+		return
+	}
+	r := record(ctx)
+	r.Server, r.ServerPort, r.ServerRole = srv.Host, srv.Port, srv.Role()
+	e.metrics.observeServer(db, srv)
 }

@@ -145,6 +145,8 @@ func execHint(c pgexec.Code) string {
 		return "the call was cancelled before it finished; nothing was changed"
 	case pgexec.CodeQueryFailed:
 		return "fix the query; get_schema lists the tables, columns and types"
+	case pgexec.CodeReplicaConflict:
+		return "a standby cancelled the query while replaying the primary's changes: run it again (a shorter query conflicts less; operators: max_standby_streaming_delay, hot_standby_feedback)"
 	case pgexec.CodeResultTooLarge:
 		return "select fewer or shorter columns (left(col, n), length(col)) or aggregate"
 	}

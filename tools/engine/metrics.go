@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/pgmcp/pgmcp/llm"
+	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
 // Metrics are pgmcp's Prometheus metrics. A nil *Metrics records nothing.
@@ -23,6 +24,7 @@ type Metrics struct {
 	modelTokens     *prometheus.CounterVec
 	auditFailures   prometheus.Counter
 	pools           *poolCollector
+	serverQueries   *prometheus.CounterVec
 }
 
 // NewMetrics makes the metrics, with the Go runtime and process
@@ -55,9 +57,13 @@ func NewMetrics(dbs []*Database) *Metrics {
 		auditFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pgmcp_audit_write_failures_total", Help: "Audit records that could not be written (each one a call refused, or unaudited when PGMCP_AUDIT_REQUIRED=false).",
 		}),
+		serverQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgmcp_server_queries_total",
+			Help: "Queries run (or failed) on a database server, by database, server (host:port of a host of its URL) and role (primary, standby).",
+		}, []string{"database", "server", "role"}),
 	}
 	m.pools.dbs.Store(&dbs)
-	reg.MustRegister(m.toolCalls, m.toolLatency, m.guardRejections, m.modelCalls, m.modelLatency, m.modelTokens, m.auditFailures,
+	reg.MustRegister(m.toolCalls, m.toolLatency, m.guardRejections, m.modelCalls, m.modelLatency, m.modelTokens, m.auditFailures, m.serverQueries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.pools)
 	return m
@@ -69,6 +75,15 @@ func (m *Metrics) observeCall(tool, outcome string, d time.Duration) {
 	}
 	m.toolCalls.WithLabelValues(tool, outcome).Inc()
 	m.toolLatency.WithLabelValues(tool).Observe(d.Seconds())
+}
+
+// observeServer counts a query of database db on server s. The servers
+// are the hosts of the database's URL: few.
+func (m *Metrics) observeServer(db string, s pgexec.Server) {
+	if m == nil {
+		return
+	}
+	m.serverQueries.WithLabelValues(db, s.String(), s.Role()).Inc()
 }
 
 func (m *Metrics) observeAuditFailure() {

@@ -59,6 +59,9 @@ func Open(ctx context.Context, spec DatabaseSpec, logger *slog.Logger) (*Databas
 	}
 	opts := spec.Pool
 	opts.SearchPath = pol.SearchPath
+	if w := pgexec.SessionAttrsWarning(spec.URL); w != "" {
+		logger.Warn(w, "database", spec.Name)
+	}
 	pool, err := pgexec.NewPool(ctx, spec.URL, opts)
 	if err != nil {
 		return nil, fmt.Errorf("database %q: %w", spec.Name, err)

@@ -121,7 +121,9 @@ func (e *Engine) executeWith(ctx context.Context, a *Access, q *sqlguard.Query, 
 				SQL:     q.SQL()}
 		}
 	}
-	return a.db.Exec.Run(ctx, q, lim)
+	res, err := a.db.Exec.Run(ctx, q, lim)
+	e.noteServer(ctx, a.db.Name, res, err)
+	return res, err
 }
 
 // check runs the guard, and records its verdict for the audit log and the

@@ -12,6 +12,8 @@ import (
 type source struct {
 	sql   string
 	known func(string) bool
+	// standby: the statement ran on a server in recovery.
+	standby bool
 }
 
 // pgError maps an error PostgreSQL raised to an *Error whose message holds
@@ -22,6 +24,8 @@ func pgError(pe *pgconn.PgError, src source) *Error {
 		return &Error{Code: CodeCancelled, Message: "the query was cancelled on the server (pg_cancel_backend, or an administrator)", Err: pe, PG: &PgError{SQLState: pe.Code}}
 	case pe.Code == "57014":
 		return &Error{Code: CodeQueryTimeout, Message: "the query was stopped by the statement timeout", Err: pe, PG: &PgError{SQLState: pe.Code}}
+	case src.standby && (pe.Code == "40001" || pe.Code == "40P01"):
+		return replicaConflict(pe)
 	case pe.Code == "25006":
 		return &Error{Code: CodeReadOnlyViolation, Message: "the query tried to write in a read-only transaction", Err: pe, PG: &PgError{SQLState: pe.Code}}
 	case pe.Code == "55P03":
@@ -68,7 +72,7 @@ var freeText = map[string]bool{"P0": true, "38": true, "39": true, "2F": true, "
 //
 // DETAIL is never passed on (it holds key values and failing rows).
 func SanitizeMessage(sqlstate, msg, sql string, known func(string) bool) string {
-	return sanitize(sqlstate, msg, source{sql, known})
+	return sanitize(sqlstate, msg, source{sql: sql, known: known})
 }
 
 func sanitize(sqlstate, msg string, src source) string {

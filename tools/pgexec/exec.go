@@ -161,6 +161,8 @@ type Result struct {
 	CellsTruncated int
 	// Elapsed is the time from sending the query to the last row read.
 	Elapsed time.Duration
+	// Server is the server that ran the query (see replica.go).
+	Server Server
 }
 
 // Executor runs checked queries on one pool. It caches what it learns
@@ -235,6 +237,7 @@ func (e *Executor) runOnce(ctx context.Context, sql string, lim Limits, prepare 
 	ctx, cancel := callContext(ctx, lim.StatementTimeout)
 	defer cancel()
 	pc := conn.Conn().PgConn()
+	srv := serverOf(pc)
 	st := statementsOf(pc)
 	pl := pc.StartPipeline(ctx)
 	steps := sendBegin(pl, pinsOf(pc), lim, lim.StatementTimeout)
@@ -251,11 +254,12 @@ func (e *Executor) runOnce(ctx context.Context, sql string, lim Limits, prepare 
 	if err := pl.Flush(); err != nil {
 		_ = pl.Close()
 		e.settle(ctx, conn, caps, []string{ReasonAbandoned})
-		return nil, nil, nil, false, execError(ctx, err)
+		return nil, nil, nil, false, onServer(execError(ctx, err), srv)
 	}
 
 	res, fields, raw, stoppedEarly, qerr := e.readPipeline(pl, steps, lim, st, query, arena)
 	res.Elapsed = time.Since(start)
+	res.Server = srv
 	var pe *pgconn.PgError
 	var dirty []string
 	switch {
@@ -276,7 +280,7 @@ func (e *Executor) runOnce(ctx context.Context, sql string, lim Limits, prepare 
 	}
 	e.settle(ctx, conn, caps, dirty)
 	if qerr != nil {
-		return nil, nil, nil, stale, execErrorIn(ctx, qerr, source{sql, lim.Mentionable})
+		return nil, nil, nil, stale, onServer(execErrorIn(ctx, qerr, source{sql: sql, known: lim.Mentionable, standby: srv.Standby}), srv)
 	}
 	return res, fields, raw, false, nil
 }

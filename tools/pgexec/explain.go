@@ -145,7 +145,7 @@ func (e *Executor) Explain(ctx context.Context, q *sqlguard.Query, lim Limits) (
 	}
 	e.settle(ctx, conn, caps, dirty)
 	if first != nil {
-		return nil, execErrorIn(ctx, first, source{q.SQL(), lim.Mentionable})
+		return nil, execErrorIn(ctx, first, source{sql: q.SQL(), known: lim.Mentionable})
 	}
 	p := &Plan{TableRows: map[string]float64{}}
 	for i, dst := range []*PlanNode{&p.Root, &p.AsRun} {

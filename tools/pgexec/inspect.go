@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // The reads of this file are the catalog and setting queries pgmcp runs
@@ -192,4 +193,62 @@ func PlainSetting(ctx context.Context, url string, timeout time.Duration, name s
 		return "", e
 	}
 	return v, nil
+}
+
+// Replication is what a server says of its recovery: whether it is a
+// standby and, for one, how far behind its primary it is.
+type Replication struct {
+	// Server is the server the pool's connection reached (with a
+	// multi-host URL, the one its target_session_attrs chose).
+	Server Server
+	// InRecovery: the server is a standby (pg_is_in_recovery()).
+	InRecovery bool
+	// ReplayLag is now() - pg_last_xact_replay_timestamp(): how long ago
+	// the last transaction the standby replayed was committed on the
+	// primary. It also grows while the primary commits nothing (then
+	// LagBytes is 0). Valid only when HasReplay.
+	ReplayLag time.Duration
+	// HasReplay: the standby has replayed a transaction since it started.
+	HasReplay bool
+	// ReceivedLSN and ReplayedLSN are pg_last_wal_receive_lsn() and
+	// pg_last_wal_replay_lsn() ("" when unknown: not a standby, or not
+	// streaming).
+	ReceivedLSN, ReplayedLSN string
+	// LagBytes is WAL received but not yet replayed, in bytes.
+	LagBytes int64
+}
+
+// ReplicationStatus reads, on a connection of pool (a pool made by
+// NewPool), whether its server is in recovery and its replay lag. One
+// statement; errors are *Error.
+func ReplicationStatus(ctx context.Context, pool *pgxpool.Pool) (*Replication, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, readError(ctx, "the replication status", err)
+	}
+	defer conn.Release()
+	r := &Replication{Server: ServerOf(conn)}
+	var lag *float64
+	var recv, replay *string
+	var bytes *int64
+	err = conn.QueryRow(ctx, `SELECT pg_is_in_recovery(),
+		extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8,
+		pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,
+		pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::int8`).Scan(&r.InRecovery, &lag, &recv, &replay, &bytes)
+	if err != nil {
+		return nil, readError(ctx, "the replication status", err)
+	}
+	if lag != nil {
+		r.HasReplay, r.ReplayLag = true, time.Duration(max(*lag, 0)*float64(time.Second))
+	}
+	if recv != nil {
+		r.ReceivedLSN = *recv
+	}
+	if replay != nil {
+		r.ReplayedLSN = *replay
+	}
+	if bytes != nil {
+		r.LagBytes = max(*bytes, 0)
+	}
+	return r, nil
 }

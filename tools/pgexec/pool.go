@@ -65,6 +65,9 @@ type Error struct {
 	// PG is set for errors PostgreSQL reported: its SQLSTATE and sanitized
 	// message, for the model to repair its query.
 	PG *PgError
+	// Server is the server the failed call ran on, when it got a
+	// connection.
+	Server *Server
 }
 
 // Error is "code: message"; the cause (Err) is never part of it.
@@ -88,6 +91,11 @@ type Options struct {
 	// before any of it is buffered: the call fails with result_too_large
 	// and the connection is closed.
 	MaxMessageBytes int
+	// FailbackAfter is, with target_session_attrs=prefer-standby, the age
+	// past which a connection that fell back to the primary is closed
+	// when next taken, so the next one tries the standbys first (0: 10s;
+	// see replica.go).
+	FailbackAfter time.Duration
 	// Pooler says what is between pgmcp and PostgreSQL: PoolerNone (a
 	// dedicated session per connection: PostgreSQL itself, or a
 	// session-mode pooler), PoolerTransaction (a transaction-mode pooler
@@ -264,6 +272,7 @@ func newPool(ctx context.Context, dsn string, opts Options, txPooled bool) (*pgx
 	for k, v := range pinned {
 		cfg.ConnConfig.RuntimeParams[k] = v
 	}
+	replicaHooks(cfg, opts)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

@@ -61,6 +61,9 @@ type Cluster struct {
 	Port int
 	// Version is the server's major version, e.g. "15".
 	Version string
+	// Primary is the cluster this one streams from, for a standby made by
+	// StartStandby; nil for a primary.
+	Primary *Cluster
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -178,7 +181,8 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	// The superuser may connect without a password over the socket (only
 	// the owner can reach it: the directory is private); every other role
 	// must give its password, so a wrong one is refused as on a real server.
-	hba := "# written by pgmcp's localpg\nlocal all postgres trust\nlocal all all scram-sha-256\n"
+	// The superuser may also stream WAL (a standby made by StartStandby).
+	hba := "# written by pgmcp's localpg\nlocal all postgres trust\nlocal replication postgres trust\nlocal all all scram-sha-256\n"
 	if err := os.WriteFile(filepath.Join(data, "pg_hba.conf"), []byte(hba), 0o600); err != nil {
 		return fail(fmt.Errorf("localpg: write pg_hba.conf: %w", err))
 	}
@@ -193,6 +197,16 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return fail(err)
 	}
 	c.Port = port
+	c.binDir, c.args, c.owner = binDir, serverArgs(data, dir, port, opts.Settings), owner
+	if err := c.startPostmaster(ctx); err != nil {
+		return fail(err)
+	}
+	return c, nil
+}
+
+// serverArgs are the postmaster's arguments: the data directory, the socket
+// directory and port, the throwaway cluster's settings, then settings.
+func serverArgs(data, dir string, port int, settings map[string]string) []string {
 	args := []string{"-D", data, "-k", dir, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=",
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
@@ -202,19 +216,15 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		"-c", "log_min_messages=warning",
 		"-c", "logging_collector=off",
 	}
-	keys := make([]string, 0, len(opts.Settings))
-	for k := range opts.Settings {
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		args = append(args, "-c", k+"="+opts.Settings[k])
+		args = append(args, "-c", k+"="+settings[k])
 	}
-	c.binDir, c.args, c.owner = binDir, args, owner
-	if err := c.startPostmaster(ctx); err != nil {
-		return fail(err)
-	}
-	return c, nil
+	return args
 }
 
 // startPostmaster starts the postmaster on the data directory and waits
@@ -305,8 +315,10 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 		if _, err := os.Stat(sock); err != nil {
 			continue
 		}
+		// A hot standby says "standby" once it accepts read-only
+		// connections.
 		pid, err := os.ReadFile(filepath.Join(c.Dir, "data", "postmaster.pid"))
-		if err == nil && bytes.Contains(pid, []byte("ready")) {
+		if err == nil && (bytes.Contains(pid, []byte("ready")) || bytes.Contains(pid, []byte("standby"))) {
 			return nil
 		}
 	}

@@ -145,3 +145,68 @@ func TestPauseResume(t *testing.T) {
 		t.Fatalf("after Resume: %v", err)
 	}
 }
+
+// TestStandby makes a streaming standby, reads on it what the primary
+// wrote, stops it and starts it again on the same data directory, and
+// sees it catch up.
+func TestStandby(t *testing.T) {
+	ctx := t.Context()
+	p, err := Start(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	s, err := p.StartStandby(ctx, Options{Settings: map[string]string{"max_standby_streaming_delay": "0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if s.SocketDir == p.SocketDir || s.Port == p.Port || s.Primary != p {
+		t.Fatalf("standby at %s:%d, primary at %s:%d", s.SocketDir, s.Port, p.SocketDir, p.Port)
+	}
+	pc, err := pgx.Connect(ctx, p.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close(ctx)
+	if _, err := pc.Exec(ctx, "CREATE TABLE t AS SELECT g FROM generate_series(1, 100) g"); err != nil {
+		t.Fatal(err)
+	}
+	count := func(want int) {
+		t.Helper()
+		if err := s.WaitReplayed(ctx); err != nil {
+			t.Fatal(err)
+		}
+		sc, err := pgx.Connect(ctx, s.URL("postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sc.Close(ctx)
+		var n int
+		var rec bool
+		var delay string
+		if err := sc.QueryRow(ctx, "SELECT count(*), pg_is_in_recovery(), current_setting('max_standby_streaming_delay') FROM t").Scan(&n, &rec, &delay); err != nil {
+			t.Fatal(err)
+		}
+		if n != want || !rec || delay != "0" {
+			t.Fatalf("standby: count %d (want %d), in recovery %v, max_standby_streaming_delay %s", n, want, rec, delay)
+		}
+	}
+	count(100)
+	if err := s.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pgx.Connect(ctx, s.URL("postgres")); err == nil {
+		t.Fatal("a paused standby accepted a connection")
+	}
+	if _, err := pc.Exec(ctx, "INSERT INTO t SELECT g FROM generate_series(1, 50) g"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	count(150)
+	if err := p.WaitReplayed(ctx); err == nil {
+		t.Fatal("WaitReplayed on a primary: no error")
+	}
+}
