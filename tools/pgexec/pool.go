@@ -153,6 +153,8 @@ func NewPool(ctx context.Context, dsn string, opts Options) (*pgxpool.Pool, erro
 	// the call's doing (see session.go), and a statement prepared by SQL
 	// can never be mistaken for one of pgx's cache.
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	// Spans for pgmcp's own queries through pgx, within traced calls.
+	cfg.ConnConfig.Tracer = catalogTracer{}
 	// A cancelled call must stop its statement on the server at once, not
 	// when the server next writes to a dead socket: send a cancel request
 	// right away, and give up on the connection if that does not help.

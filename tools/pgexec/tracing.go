@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -100,4 +102,76 @@ func endSpan(span trace.Span, res *Result, err error) {
 		span.SetStatus(codes.Error, code)
 	}
 	span.End()
+}
+
+// catalogTracer is the pgx query tracer of the pools: it makes a span for
+// each query pgmcp sends through pgx (the catalog reads, the type
+// lookups of an execution) while a traced call is in progress, and none
+// otherwise (a background schema refresh makes no traces of its own).
+// The executions themselves go through pgconn pipelines, which pgx does
+// not trace: Run and Explain make their spans. Catalog SQL is pgmcp's own;
+// its text is not recorded.
+type catalogTracer struct{}
+
+type catalogSpanKey struct{}
+
+func (catalogTracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return ctx
+	}
+	cc := conn.Config()
+	summary := querySummary(data.SQL)
+	ctx, span := tracer.Start(ctx, summary, trace.WithSpanKind(trace.SpanKindClient))
+	span.SetAttributes(
+		attribute.String("db.query.summary", summary),
+		attribute.String("db.system.name", "postgresql"),
+		attribute.String("db.namespace", cc.Database),
+		attribute.String("server.address", cc.Host),
+		attribute.Int("server.port", int(cc.Port)),
+		attribute.Bool("pgmcp.catalog", true),
+	)
+	return context.WithValue(ctx, catalogSpanKey{}, span)
+}
+
+func (catalogTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+	span, ok := ctx.Value(catalogSpanKey{}).(trace.Span)
+	if !ok {
+		return
+	}
+	if data.Err != nil {
+		span.SetAttributes(attribute.String("error.type", "_OTHER"))
+		var pge *pgconn.PgError
+		if errors.As(data.Err, &pge) {
+			span.SetAttributes(attribute.String("db.response.status_code", pge.Code), attribute.String("error.type", pge.Code))
+		}
+		span.SetStatus(codes.Error, "catalog query failed")
+	} else if data.CommandTag.Select() {
+		span.SetAttributes(attribute.Int64("db.response.returned_rows", data.CommandTag.RowsAffected()))
+	}
+	span.End()
+}
+
+// querySummary is a low-cardinality summary of one of pgmcp's own
+// queries, as the database conventions name spans: its first keyword and
+// the first relation it reads from, e.g. "SELECT pg_catalog.pg_type".
+func querySummary(sql string) string {
+	fields := strings.Fields(sql)
+	if len(fields) == 0 {
+		return "catalog"
+	}
+	op := strings.ToUpper(fields[0])
+	for i, f := range fields[:len(fields)-1] {
+		if strings.EqualFold(f, "FROM") {
+			target := fields[i+1]
+			if n := strings.IndexFunc(target, func(r rune) bool {
+				return !(r == '_' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+			}); n >= 0 {
+				target = target[:n]
+			}
+			if target != "" {
+				return op + " " + target
+			}
+		}
+	}
+	return op
 }
