@@ -353,7 +353,9 @@ var errCallTimeout = errors.New("llm call timeout")
 // Complete sends req and returns the first choice. Failures are *Error:
 // see the Code constants. When ctx ends first, the error is CodeCancelled
 // (or CodeTimeout for a passed deadline) and wraps ctx's error.
-func (c *Client) Complete(ctx context.Context, req Request) (*Response, error) {
+func (c *Client) Complete(ctx context.Context, req Request) (resp *Response, err error) {
+	ctx, span := c.startSpan(ctx, req)
+	defer func() { endSpan(span, resp, err) }()
 	if err := checkRequest(req); err != nil {
 		return nil, err
 	}
@@ -369,7 +371,8 @@ func (c *Client) Complete(ctx context.Context, req Request) (*Response, error) {
 			RetryAfter: wait,
 		}
 	}
-	resp, o, err := c.complete(ctx, req)
+	var o outcome
+	resp, o, err = c.complete(ctx, req)
 	c.breaker.done(c.now(), probe, o)
 	if err != nil {
 		var e *Error

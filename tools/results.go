@@ -88,11 +88,16 @@ func clientName(ctx context.Context) string {
 	return ""
 }
 
-// middleware wraps every tool call in an engine call: the caller's rate
-// limit, one audit record, and the call metrics. It is the outermost
-// layer, so a call refused by the rate limit is audited and counted too.
+// middleware wraps every tool call in its trace span and an engine call:
+// the caller's rate limit, one audit record, and the call metrics. It is
+// the outermost layer, so a call refused by the rate limit is audited,
+// counted and traced too.
 func (h *handlers) middleware(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		ctx, span := startCallSpan(ctx, &req)
+		// Ends the span should next panic (WithRecovery answers then);
+		// after endCallSpan it does nothing.
+		defer span.End()
 		args := req.GetArguments()
 		info := engine.CallInfo{Tool: req.Params.Name, Client: clientName(ctx)}
 		info.Database, _ = args["database"].(string)
@@ -111,6 +116,7 @@ func (h *handlers) middleware(next server.ToolHandlerFunc) server.ToolHandlerFun
 		if werr := call.Finish(); werr != nil {
 			res, err = h.fail(ctx, req.Params.Name, werr), nil
 		}
+		endCallSpan(span, engine.CallID(ctx), call.Outcome(), res, err)
 		return res, err
 	}
 }

@@ -26,6 +26,8 @@ without running it.`
 // resource registered; version is pgmcp's, reported to clients.
 func NewServer(eng *engine.Engine, version string) *server.MCPServer {
 	h := &handlers{eng: eng, log: eng.Logger()}
+	hooks := h.resourceHooks()
+	hooks.AddBeforeCallTool(noteRequestID)
 	s := server.NewMCPServer("pgmcp", version,
 		server.WithToolCapabilities(false),
 		server.WithResourceCapabilities(false, false),
@@ -33,7 +35,7 @@ func NewServer(eng *engine.Engine, version string) *server.MCPServer {
 		server.WithCompletions(),
 		server.WithPromptCompletionProvider(completions{h}),
 		server.WithResourceCompletionProvider(completions{h}),
-		server.WithHooks(h.resourceHooks()),
+		server.WithHooks(hooks),
 		server.WithInstructions(Instructions),
 		server.WithRecovery(),
 		server.WithToolHandlerMiddleware(h.middleware),

@@ -63,6 +63,7 @@ type Config struct {
 	Audit AuditConfig `envPrefix:"AUDIT_"`
 
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info" desc:"debug, info, warn or error. Logs go to stderr."`
+	TraceSQL bool   `env:"TRACE_SQL" envDefault:"false" desc:"With OpenTelemetry tracing on (an OTEL_EXPORTER_OTLP_ENDPOINT set; see docs/SERVING.md), record the checked SQL text (db.query.text) on the guard and database spans. Off, spans say what ran where, never the text."`
 
 	// Resolved by Load and Validate; not read from the environment directly.
 	databases []DatabaseConfig

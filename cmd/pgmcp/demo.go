@@ -45,6 +45,8 @@ func runDemo(ctx context.Context, args, environ []string, stdin io.Reader, stdou
 		return fail(stderr, err)
 	}
 	logger := newLogger(stderr, cfg.logLevel)
+	// Flushed last, after the pools are closed (deferred first).
+	defer startTracing(ctx, environ, logger)()
 
 	cluster, stop, err := startDemo(ctx, cfg, logger)
 	if err != nil {

@@ -91,6 +91,8 @@ func runServe(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 		return fail(stderr, err)
 	}
 	logger := newLogger(stderr, cfg.logLevel)
+	// Flushed last, after the pools are closed (deferred first).
+	defer startTracing(ctx, environ, logger)()
 	app, err := openApp(ctx, cfg, logger)
 	if err != nil {
 		return fail(stderr, err)
@@ -194,6 +196,7 @@ func (a *app) engineConfig(model *llm.Client, audit *engine.AuditLog) engine.Con
 			StatementTimeout: cfg.Limits.StatementTimeout,
 			ExplainTimeout:   cfg.Limits.ExplainTimeout,
 			AcquireTimeout:   cfg.Limits.AcquireTimeout,
+			TraceSQL:         cfg.TraceSQL,
 		},
 	}
 }

@@ -369,6 +369,9 @@ func (c *Call) Failed(err error) ErrorInfo {
 	return info
 }
 
+// Outcome is "ok", or the error code of the call's result so far.
+func (c *Call) Outcome() string { return c.outcome }
+
 // Finish ends the call: it writes the audit record and counts the call.
 // It returns audit_unavailable when the record could not be written and
 // the log is required: the call's result must then be withheld, and the

@@ -129,7 +129,9 @@ func (e *Engine) executeWith(ctx context.Context, a *Access, q *sqlguard.Query, 
 // check runs the guard, and records its verdict for the audit log and the
 // metrics.
 func (e *Engine) check(ctx context.Context, sql string, p *sqlguard.Policy) (*sqlguard.Query, error) {
+	_, span := startGuardSpan(ctx)
 	q, err := e.verdicts.Check(sql, p)
+	endGuardSpan(span, sql, q, err, e.cfg.Limits.TraceSQL)
 	noteChecked(ctx, sql, q, err)
 	if err != nil {
 		e.metrics.observeRejection(Describe(err).Code)

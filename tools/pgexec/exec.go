@@ -110,6 +110,9 @@ type Limits struct {
 	// runs with that role's privileges and row-level security. The pool's
 	// login role must be a member of it. ROLLBACK resets it.
 	Role string
+	// TraceSQL records the SQL text (db.query.text) on the execution's
+	// trace span; off, a span says what ran where but not the text.
+	TraceSQL bool
 }
 
 func (l Limits) withDefaults() Limits {
@@ -178,6 +181,10 @@ type Executor struct {
 	// conv is a converter over a copy of types, made when types last
 	// changed (nil: to be made): calls share it instead of copying.
 	conv *converter
+
+	// targetDesc is what the spans say of the database (see target).
+	targetOnce sync.Once
+	targetDesc *dbTarget
 }
 
 type typeKey struct {
@@ -203,7 +210,9 @@ func (e *Executor) Pool() *pgxpool.Pool { return e.pool }
 // The transaction costs no extra round trip: BEGIN READ ONLY, the local
 // settings, the query, ROLLBACK and the session check go to the server as
 // one pipeline, each step skipped by the server if an earlier one failed.
-func (e *Executor) Run(ctx context.Context, q *sqlguard.Query, lim Limits) (*Result, error) {
+func (e *Executor) Run(ctx context.Context, q *sqlguard.Query, lim Limits) (res *Result, err error) {
+	ctx, span := e.startSpan(ctx, opSelect, q.SQL(), lim)
+	defer func() { endSpan(span, res, err) }()
 	lim = lim.withDefaults()
 	sql, err := q.LimitRows(lim.MaxRows + 1)
 	if err != nil {

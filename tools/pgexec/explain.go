@@ -86,7 +86,9 @@ type IndexInfo struct {
 // Explain plans a checked query without running it: EXPLAIN (FORMAT JSON,
 // VERBOSE) — never ANALYZE — of the query as written and as it would run,
 // in a READ ONLY transaction with the same timeouts as Run, rolled back.
-func (e *Executor) Explain(ctx context.Context, q *sqlguard.Query, lim Limits) (*Plan, error) {
+func (e *Executor) Explain(ctx context.Context, q *sqlguard.Query, lim Limits) (_ *Plan, err error) {
+	ctx, span := e.startSpan(ctx, opExplain, q.SQL(), lim)
+	defer func() { endSpan(span, nil, err) }()
 	lim = lim.withDefaults()
 	asRun, err := q.LimitRows(lim.MaxRows + 1)
 	if err != nil {

@@ -248,6 +248,8 @@ func newPool(ctx context.Context, dsn string, opts Options, txPooled bool) (*pgx
 	// exec mode sends each query in one round trip (Parse to Sync), which
 	// a transaction-mode pooler keeps on one server session.
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	// Spans for pgmcp's own queries through pgx, within traced calls.
+	cfg.ConnConfig.Tracer = catalogTracer{}
 	// A cancelled call must stop its statement on the server at once, not
 	// when the server next writes to a dead socket: send a cancel request
 	// right away, and give up on the connection if that does not help.
