@@ -10,6 +10,6 @@ import (
 // its replay lag (pgexec.ReplicationStatus), within ctx: for health pages
 // (/readyz detail) and doctor. Errors are *pgexec.Error (db_unavailable
 // when the server cannot be reached).
-func (d *Database) Replication(ctx context.Context) (*pgexec.Replication, error) {
-	return pgexec.ReplicationStatus(ctx, d.Pool)
+func (db *Database) Replication(ctx context.Context) (*pgexec.Replication, error) {
+	return pgexec.ReplicationStatus(ctx, db.Pool)
 }

@@ -218,7 +218,7 @@ func serverOf(pc *pgconn.PgConn) Server {
 // reached.
 func ServerOf(conn *pgxpool.Conn) Server { return serverOf(conn.Conn().PgConn()) }
 
-// CodeReplicaConflict: a standby cancelled the query because replaying
+// CodeReplicaConflict means a standby cancelled the query because replaying
 // the primary's changes needed what the query held or read (a hot-standby
 // conflict, "canceling statement due to conflict with recovery": SQLSTATE
 // 40001, or 40P01 for a buffer-pin deadlock). The query itself is fine: run
