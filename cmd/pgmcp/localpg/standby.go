@@ -84,11 +84,11 @@ func (c *Cluster) StartStandby(ctx context.Context, opts Options) (*Cluster, err
 // WaitReplayed waits until the standby s has replayed everything its
 // primary had committed when WaitReplayed was called, so that it can be
 // read on s.
-func (s *Cluster) WaitReplayed(ctx context.Context) error {
-	if s.Primary == nil {
+func (c *Cluster) WaitReplayed(ctx context.Context) error {
+	if c.Primary == nil {
 		return errors.New("localpg: WaitReplayed needs a standby made by StartStandby")
 	}
-	p, err := pgx.Connect(ctx, s.Primary.URL("postgres"))
+	p, err := pgx.Connect(ctx, c.Primary.URL("postgres"))
 	if err != nil {
 		return fmt.Errorf("localpg: connect to the primary: %w", err)
 	}
@@ -113,10 +113,10 @@ func (s *Cluster) WaitReplayed(ctx context.Context) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if ok, err := s.replayed(ctx, target); ok {
+		if ok, err := c.replayed(ctx, target); ok {
 			return nil
 		} else if ctx.Err() != nil {
-			return fmt.Errorf("localpg: the standby did not replay up to %s in time (%v): %s", target, err, s.logTail())
+			return fmt.Errorf("localpg: the standby did not replay up to %s in time (%v): %s", target, err, c.logTail())
 		}
 		select {
 		case <-ctx.Done():
@@ -126,10 +126,10 @@ func (s *Cluster) WaitReplayed(ctx context.Context) error {
 }
 
 // replayed reports whether the standby's replay position is at least lsn.
-func (s *Cluster) replayed(ctx context.Context, lsn string) (bool, error) {
+func (c *Cluster) replayed(ctx context.Context, lsn string) (bool, error) {
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(cctx, s.URL("postgres"))
+	conn, err := pgx.Connect(cctx, c.URL("postgres"))
 	if err != nil {
 		return false, err
 	}
