@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -202,6 +203,18 @@ func (f *failoverRun) metric(srv *httpServer, prefix string) string {
 	return strings.Join(lines, "\n")
 }
 
+// readyz returns /readyz's status and body.
+func readyz(t *testing.T, srv *httpServer) (int, string) {
+	t.Helper()
+	resp, err := http.Get(srv.base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 // TestFailoverStandby: with target_session_attrs=standby, queries run on
 // the standby (the audit record names it); while it is stopped, calls
 // fail fast with db_unavailable (the primary is never used); once it is
@@ -215,6 +228,11 @@ func TestFailoverStandby(t *testing.T) {
 			f.log()
 			t.Fatalf("before the stop: %+v", s)
 		}
+	}
+	status, body := readyz(t, srv)
+	t.Logf("/readyz before the stop (%d):\n%s", status, body)
+	if status != http.StatusOK || !regexp.MustCompile(`up \(ping [^)]+\), standby [^ ]+:\d+, lag_seconds=[0-9.]+ lag_bytes=\d+`).MatchString(body) {
+		t.Errorf("/readyz should name the standby with its lag_seconds and lag_bytes")
 	}
 	if err := r.standby.Pause(); err != nil {
 		t.Fatal(err)
@@ -237,6 +255,9 @@ func TestFailoverStandby(t *testing.T) {
 			t.Errorf("a call with the standby stopped took %s (acquire timeout 2s)", s.latency)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if status, body := readyz(t, srv); status != http.StatusServiceUnavailable || !strings.Contains(body, "not answering") {
+		t.Errorf("/readyz with the standby stopped = %d:\n%s\nwant 503 naming it not answering", status, body)
 	}
 	if unavailable < 5 {
 		t.Errorf("only %d calls answered db_unavailable while the standby was stopped", unavailable)

@@ -632,9 +632,11 @@ func loopbackAddr(addr net.Addr) bool {
 }
 
 // readyz answers 200 when every database answers a ping within 2 seconds,
-// else 503. The body has a line per database: up (with the ping's time),
-// not answering, or not reachable since start-up (retried in the
-// background: since when, the attempts, the next one).
+// else 503. The body has a line per database: up (with the ping's time,
+// the server that answered, whether it is a primary or a standby and, for
+// a standby, its replication lag), not answering, or not reachable since
+// start-up (retried in the background: since when, the attempts, the next
+// one). The ping is the replication status query: one statement.
 func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -654,12 +656,13 @@ func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 		wg.Go(func() {
 			start := time.Now()
-			if err := st.Database.Pool.Ping(ctx); err != nil {
+			rep, err := st.Database.Replication(ctx)
+			if err != nil {
 				down.Add(1)
 				lines[i] = st.Name + ": not answering"
 				return
 			}
-			lines[i] = fmt.Sprintf("%s: up (ping %s)", st.Name, time.Since(start).Round(10*time.Microsecond))
+			lines[i] = fmt.Sprintf("%s: up (ping %s), %s", st.Name, time.Since(start).Round(10*time.Microsecond), replicationLine(rep))
 		})
 	}
 	wg.Wait()
@@ -670,6 +673,20 @@ func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 		status = "database unreachable"
 	}
 	_, _ = io.WriteString(w, status+"\n"+strings.Join(lines, "\n")+"\n")
+}
+
+// replicationLine says which server answered and, for a standby, how far
+// behind it is: lag_seconds (since the last replayed transaction was
+// committed on the primary) and lag_bytes (WAL received, not replayed).
+func replicationLine(rep *pgexec.Replication) string {
+	if !rep.InRecovery {
+		return fmt.Sprintf("primary %s", rep.Server)
+	}
+	lag := "lag_seconds=unknown (nothing replayed yet)"
+	if rep.HasReplay {
+		lag = fmt.Sprintf("lag_seconds=%.3f", rep.ReplayLag.Seconds())
+	}
+	return fmt.Sprintf("standby %s, %s lag_bytes=%d", rep.Server, lag, rep.LagBytes)
 }
 
 // drainer tracks the MCP requests (POSTs) in flight, and refuses new ones
