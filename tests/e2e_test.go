@@ -606,3 +606,15 @@ func callGetSchemaArgs(t *testing.T, c *client.Client, args map[string]any) sche
 	}
 	return out
 }
+
+// readyz returns /readyz's status and body.
+func readyz(t *testing.T, srv *httpServer) (int, string) {
+	t.Helper()
+	resp, err := http.Get(srv.base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

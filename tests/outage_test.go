@@ -84,12 +84,8 @@ func TestDatabaseOutage(t *testing.T) {
 	initialize(t, c)
 	const sql = "SELECT status, count(*) FROM orders GROUP BY status"
 	ready := func() int {
-		resp, err := http.Get(srv.base + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		status, _ := readyz(t, srv)
+		return status
 	}
 	for range 5 {
 		if code, _ := callCode(t, c, "query", map[string]any{"sql": sql}); code != "" {

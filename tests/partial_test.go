@@ -2,7 +2,6 @@ package tests
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -45,16 +44,7 @@ func TestStartWithOneDatabaseDown(t *testing.T) {
 	if code != "db_unavailable" || took > 3*time.Second {
 		t.Errorf("database c while down: code %q in %s, want db_unavailable at once", code, took)
 	}
-	readyz := func() (int, string) {
-		resp, err := http.Get(srv.base + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
-	}
-	status, body := readyz()
+	status, body := readyz(t, srv)
 	t.Logf("/readyz while c is down: %d\n%s", status, body)
 	if status != http.StatusServiceUnavailable || !strings.Contains(body, "a: up") || !strings.Contains(body, "b: up") ||
 		!strings.Contains(body, "c: unavailable since") {
@@ -87,7 +77,7 @@ func TestStartWithOneDatabaseDown(t *testing.T) {
 	if len(out.Tables) == 0 || out.Database != "c" {
 		t.Errorf("get_schema of c after it came up: %+v", out)
 	}
-	if status, body := readyz(); status != 200 || !strings.Contains(body, "c: up") {
+	if status, body := readyz(t, srv); status != 200 || !strings.Contains(body, "c: up") {
 		t.Errorf("/readyz after c came up = %d %q", status, body)
 	}
 	if !strings.Contains(srv.stderr.String(), "database came up: now served") {

@@ -203,18 +203,6 @@ func (f *failoverRun) metric(srv *httpServer, prefix string) string {
 	return strings.Join(lines, "\n")
 }
 
-// readyz returns /readyz's status and body.
-func readyz(t *testing.T, srv *httpServer) (int, string) {
-	t.Helper()
-	resp, err := http.Get(srv.base + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 // TestFailoverStandby: with target_session_attrs=standby, queries run on
 // the standby (the audit record names it); while it is stopped, calls
 // fail fast with db_unavailable (the primary is never used); once it is
