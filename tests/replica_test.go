@@ -16,6 +16,7 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 
 	"github.com/pgmcp/pgmcp/cmd/pgmcp/localpg"
+	"github.com/pgmcp/pgmcp/tests/pgtest"
 )
 
 // replicaDemo is the demo database on a primary of the test's own and a
@@ -30,17 +31,8 @@ type replicaDemo struct {
 func newReplicaDemo(t *testing.T, attrs string) *replicaDemo {
 	t.Helper()
 	p, _ := privateDemo(t)
-	s, err := p.StartStandby(t.Context(), localpg.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Stop() }) // before the primary's
-	if err := s.WaitReplayed(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return &replicaDemo{primary: p, standby: s, url: fmt.Sprintf(
-		"postgres://reader:pw@/demo?host=%s,%s&port=%d,%d&sslmode=disable&target_session_attrs=%s",
-		p.SocketDir, s.SocketDir, p.Port, s.Port, attrs)}
+	s := pgtest.StartStandby(t, p, localpg.Options{})
+	return &replicaDemo{primary: p, standby: s, url: pgtest.HostsURL("reader:pw", "demo", attrs, p, s)}
 }
 
 // host names the server of an audit record: "primary", "standby", or

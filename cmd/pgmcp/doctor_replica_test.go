@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pgmcp/pgmcp/cmd/pgmcp/localpg"
+	"github.com/pgmcp/pgmcp/tests/pgtest"
 )
 
 // TestDoctorReplication runs doctor on a two-host URL (primary, standby):
@@ -16,34 +14,12 @@ import (
 // while the standby is stopped, it warns that the primary serves; with
 // read-only, it warns that the attribute cannot tell them apart.
 func TestDoctorReplication(t *testing.T) {
-	ctx := t.Context()
-	p, err := localpg.Start(ctx, localpg.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Stop() })
-	conn, err := pgx.Connect(ctx, p.URL("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = conn.Exec(ctx, `CREATE TABLE public.notes (id int PRIMARY KEY, body text);
+	p := pgtest.StartPrimary(t, `CREATE TABLE public.notes (id int PRIMARY KEY, body text);
 		CREATE ROLE doc_reader LOGIN PASSWORD 'pw';
 		GRANT SELECT ON public.notes TO doc_reader;`)
-	conn.Close(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := p.StartStandby(ctx, localpg.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Stop() })
-	if err := s.WaitReplayed(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := pgtest.StartStandby(t, p, localpg.Options{})
 	url := func(attrs string) string {
-		return fmt.Sprintf("postgres://doc_reader:pw@/postgres?host=%s,%s&port=%d,%d&sslmode=disable&target_session_attrs=%s",
-			p.SocketDir, s.SocketDir, p.Port, s.Port, attrs)
+		return pgtest.HostsURL("doc_reader:pw", "postgres", attrs, p, s)
 	}
 	doctor := func(attrs string) string {
 		_, out := doctorRun(t, "PGMCP_DATABASE_URL="+url(attrs), "PGMCP_ALLOWED_SCHEMAS=public")

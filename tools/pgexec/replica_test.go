@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmcp/pgmcp/cmd/pgmcp/localpg"
+	"github.com/pgmcp/pgmcp/tests/pgtest"
 )
 
 // replicaPair is a primary and a streaming standby of the test's own,
@@ -21,35 +22,14 @@ type replicaPair struct {
 
 func newReplicaPair(t *testing.T, standbySettings map[string]string) *replicaPair {
 	t.Helper()
-	ctx := t.Context()
-	p, err := localpg.Start(ctx, localpg.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Stop() })
-	conn, err := pgx.Connect(ctx, p.URL("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g"); err != nil {
-		t.Fatal(err)
-	}
-	s, err := p.StartStandby(ctx, localpg.Options{Settings: standbySettings})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Stop() }) // before the primary's (cleanups run last first)
-	if err := s.WaitReplayed(ctx); err != nil {
-		t.Fatal(err)
-	}
+	p := pgtest.StartPrimary(t, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g")
+	s := pgtest.StartStandby(t, p, localpg.Options{Settings: standbySettings})
 	return &replicaPair{primary: p, standby: s}
 }
 
 // url is a two-host URL (primary first, then the standby) with attrs.
 func (r *replicaPair) url(attrs string) string {
-	return fmt.Sprintf("postgres://postgres@/postgres?host=%s,%s&port=%d,%d&sslmode=disable&target_session_attrs=%s",
-		r.primary.SocketDir, r.standby.SocketDir, r.primary.Port, r.standby.Port, attrs)
+	return pgtest.HostsURL("postgres", "postgres", attrs, r.primary, r.standby)
 }
 
 func (r *replicaPair) primaryExec(t *testing.T, sql string) {

@@ -125,11 +125,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if runtime.GOOS == "windows" {
 		return nil, errors.New("localpg: a throwaway PostgreSQL needs Linux or macOS (it listens on a unix socket); on Windows, set PGMCP_DATABASE_URL to a PostgreSQL server")
 	}
-	timeout := opts.StartTimeout
-	if timeout == 0 {
-		timeout = 60 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := opts.startContext(ctx)
 	defer cancel()
 
 	binDir := opts.BinDir
@@ -145,23 +141,14 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", dirPrefix)
+	dir, err := makeDir(owner)
 	if err != nil {
-		return nil, fmt.Errorf("localpg: %w", err)
+		return nil, err
 	}
 	c := &Cluster{Dir: dir, SocketDir: dir, logf: filepath.Join(dir, "postgres.log")}
 	fail := func(err error) (*Cluster, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
-	}
-	// The owner pid lets a later Start tell whether this directory is stale.
-	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		return fail(fmt.Errorf("localpg: %w", err))
-	}
-	if owner != nil {
-		if err := os.Chown(dir, int(owner.uid), int(owner.gid)); err != nil {
-			return fail(fmt.Errorf("localpg: give %s to the postgres user: %w", dir, err))
-		}
 	}
 
 	data := filepath.Join(dir, "data")
@@ -192,7 +179,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		}
 	}
 
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return fail(err)
 	}
@@ -391,10 +378,41 @@ func runAs() (*osUser, error) {
 	return &osUser{name: u.Username, uid: uint32(uid), gid: uint32(gid)}, nil
 }
 
-// freePort returns a TCP port that was free a moment ago. The cluster does not
-// listen on TCP; the port only names the socket, but a free one also keeps a
-// later TCP listener possible and avoids clashing with a system server.
-func freePort() (int, error) {
+// startContext bounds ctx by o.StartTimeout (60 seconds when 0).
+func (o Options) startContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	timeout := o.StartTimeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	return context.WithTimeout(ctx, timeout)
+}
+
+// makeDir makes a fresh cluster directory, owned by owner when not nil,
+// holding our pid in owner.pid: that lets a later Start tell whether the
+// directory is stale.
+func makeDir(owner *osUser) (string, error) {
+	dir, err := os.MkdirTemp("", dirPrefix)
+	if err != nil {
+		return "", fmt.Errorf("localpg: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("localpg: %w", err)
+	}
+	if owner != nil {
+		if err := os.Chown(dir, int(owner.uid), int(owner.gid)); err != nil {
+			_ = os.RemoveAll(dir)
+			return "", fmt.Errorf("localpg: give %s to the postgres user: %w", dir, err)
+		}
+	}
+	return dir, nil
+}
+
+// FreePort returns a TCP port of 127.0.0.1 that was free a moment ago. A
+// cluster does not listen on TCP; the port only names its socket, but a free
+// one also keeps a later TCP listener possible and avoids clashing with a
+// system server. Test helpers use it for listeners of their own.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("localpg: pick a port: %w", err)

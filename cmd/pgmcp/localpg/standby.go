@@ -26,32 +26,20 @@ func (c *Cluster) StartStandby(ctx context.Context, opts Options) (*Cluster, err
 	if c == nil || c.cmd == nil {
 		return nil, errors.New("localpg: StartStandby needs a running primary")
 	}
-	timeout := opts.StartTimeout
-	if timeout == 0 {
-		timeout = 60 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := opts.startContext(ctx)
 	defer cancel()
 	binDir := opts.BinDir
 	if binDir == "" {
 		binDir = c.binDir
 	}
-	dir, err := os.MkdirTemp("", dirPrefix)
+	dir, err := makeDir(c.owner)
 	if err != nil {
-		return nil, fmt.Errorf("localpg: %w", err)
+		return nil, err
 	}
 	s := &Cluster{Dir: dir, SocketDir: dir, logf: filepath.Join(dir, "postgres.log"), Primary: c, Version: c.Version}
 	fail := func(err error) (*Cluster, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		return fail(fmt.Errorf("localpg: %w", err))
-	}
-	if c.owner != nil {
-		if err := os.Chown(dir, int(c.owner.uid), int(c.owner.gid)); err != nil {
-			return fail(fmt.Errorf("localpg: give %s to the postgres user: %w", dir, err))
-		}
 	}
 	data := filepath.Join(dir, "data")
 	// -R writes standby.signal and a primary_conninfo naming c's socket;
@@ -69,7 +57,7 @@ func (c *Cluster) StartStandby(ctx context.Context, opts Options) (*Cluster, err
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("localpg: pg_basebackup failed: %w: %s", err, lastLines(out, 5)))
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return fail(err)
 	}
