@@ -35,8 +35,11 @@ const (
 
 // config is what to run.
 type config struct {
-	URL         string // target a running server; "" starts the demo
-	PID         int    // with URL: the server's pid (0: find it from the port)
+	URL string // target a running server; "" starts the demo
+	PID int    // with URL: the server's pid (0: find it from the port)
+	// AlsoMetrics are the base URLs of the other servers behind URL (a
+	// load balancer's): their pgmcp_tool_calls_total count with URL's.
+	AlsoMetrics []string
 	Bin         string // pgmcp binary; "" builds one
 	Race        bool   // build with -race
 	ServerEnv   []string
@@ -203,7 +206,9 @@ type snapshot struct {
 	PGBackends   int              `json:"pg_backends"` // live children of the demo postmaster; -1 unknown
 }
 
-func takeSnapshot(ctx context.Context, base string, pid int, demo *demoServer) (snapshot, error) {
+// takeSnapshot reads the server at base (its /metrics, and its /proc when
+// pid > 0), adding to its tool calls those of the servers at also.
+func takeSnapshot(ctx context.Context, base string, also []string, pid int, demo *demoServer) (snapshot, error) {
 	s := snapshot{Goroutines: -1, MetricsRSSKB: -1, Threads: -1, FDs: -1, RSSKB: -1, PGBackends: -1}
 	m, found, err := scrapeMetrics(ctx, base)
 	if err != nil {
@@ -213,6 +218,17 @@ func takeSnapshot(ctx context.Context, base string, pid int, demo *demoServer) (
 		s.Goroutines, s.ToolCalls = m.Goroutines, m.ToolCalls
 		if m.RSSBytes >= 0 {
 			s.MetricsRSSKB = m.RSSBytes / 1024
+		}
+	}
+	for _, b := range also {
+		o, found, err := scrapeMetrics(ctx, b)
+		if err != nil {
+			return s, err
+		}
+		if found && s.ToolCalls != nil {
+			for k, v := range o.ToolCalls {
+				s.ToolCalls[k] += v
+			}
 		}
 	}
 	if pid > 0 {
@@ -290,7 +306,7 @@ func measure(ctx context.Context, cfg config, rep *report, target, base string, 
 		return err
 	}
 
-	before, err := takeSnapshot(ctx, base, pid, demo)
+	before, err := takeSnapshot(ctx, base, cfg.AlsoMetrics, pid, demo)
 	if err != nil {
 		return err
 	}
@@ -336,7 +352,7 @@ func measure(ctx context.Context, cfg config, rep *report, target, base string, 
 		float64(res.calls)/res.wall.Seconds(), res.failed)
 
 	sleepCtx(ctx, cfg.Settle)
-	after, err := takeSnapshot(context.WithoutCancel(ctx), base, pid, demo)
+	after, err := takeSnapshot(context.WithoutCancel(ctx), base, cfg.AlsoMetrics, pid, demo)
 	if err != nil {
 		return err
 	}

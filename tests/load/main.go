@@ -65,6 +65,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	jsonOut := fs.String("json-out", "", "also write the report as JSON to this file")
 	fs.StringVar(&cfg.URL, "url", "", "target a running server at this MCP URL (http://HOST:PORT/mcp) instead of starting the demo")
 	fs.IntVar(&cfg.PID, "pid", 0, "with --url: the server's process id, to sample its memory, threads and file descriptors (default: found from the listening port when the server is local)")
+	var also stringList
+	fs.Var(&also, "also-metrics", "with --url behind a load balancer: the base URL (http://HOST:PORT) of another server behind it, whose tool calls count with the first's (repeatable; /metrics of --url's host is the first's)")
 	fs.StringVar(&cfg.Bin, "bin", "", "use this pgmcp binary instead of building one")
 	fs.BoolVar(&cfg.Race, "race", false, "build pgmcp with the race detector (finds data races under load; much slower, figures not comparable)")
 	fs.Var(&env, "env", "extra KEY=VALUE for the demo server's environment, e.g. PGMCP_MAX_CONNS=20 (repeatable)")
@@ -90,6 +92,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.ServerEnv = env
+	cfg.AlsoMetrics = also
 	if !*quiet {
 		cfg.Progress = stderr
 	}
