@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,17 +52,17 @@ const fdReserve = 64
 // pools (poolConns in all) and fdReserve fit within the process's open
 // file limit.
 func fitConnections(maxConns, poolConns int, log *slog.Logger) int {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == ^uint64(0) {
+	limit, ok := openFileLimit()
+	if !ok {
 		return maxConns
 	}
-	room := int64(rl.Cur) - int64(poolConns) - fdReserve
+	room := int64(limit) - int64(poolConns) - fdReserve
 	if int64(maxConns) <= room {
 		return maxConns
 	}
 	fit := int(max(room, 1))
 	log.Warn("PGMCP_HTTP_MAX_CONNECTIONS lowered to fit the open file limit: raise the limit (ulimit -n, LimitNOFILE=) to allow more",
-		"configured", maxConns, "used", fit, "open_file_limit", rl.Cur)
+		"configured", maxConns, "used", fit, "open_file_limit", limit)
 	return fit
 }
 
