@@ -81,6 +81,9 @@ func runServe(ctx context.Context, args, environ []string, stdin io.Reader, stdo
 	if err != nil {
 		return fail(stderr, err)
 	}
+	if cfg.Demo {
+		return runDemo(ctx, args, environ, stdin, stdout, stderr)
+	}
 	if flags.httpAddr == "" {
 		flags.httpAddr = cfg.HTTP.Addr
 	}
