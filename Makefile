@@ -10,7 +10,7 @@ STATICCHECK := bin/staticcheck-$(STATICCHECK_VERSION)
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: help build test bench lint fmt demo fuzz check clean
+.PHONY: help build test bench lint fmt demo fuzz check clean dist
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -51,8 +51,11 @@ fuzz: ## Fuzz the SQL guard for a minute (FUZZTIME=10m for longer)
 
 check: lint test ## What CI runs
 
+dist: ## Build release archives, Claude Desktop bundles, checksums and server.json into dist/ (every target whose C compiler is here)
+	$(GO) run ./tests/dist $(DISTFLAGS)
+
 clean: ## Remove build output
-	rm -rf bin
+	rm -rf bin dist
 
 .PHONY: bench-compare
 bench-compare: ## Compare pgmcp with peer MCP servers, speed and security (npm installs the peers; ~20 min); rewrites docs/BENCHMARKS.md

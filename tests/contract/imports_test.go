@@ -49,6 +49,7 @@ var importRules = map[string]importRule{
 	"tests/conformance": {nil, "third-party clients against the binary: test files only"},
 	"tests/load":        {nil, "the load tool drives the binary as an MCP client, from outside"},
 	"tests/bench":       {[]string{"cmd/pgmcp/localpg", "cmd/pgmcp/demodb"}, "bench-compare starts its own cluster and demo database, and drives the servers from outside"},
+	"tests/dist":        {nil, "the release builder runs go build and the bundle CLI: it imports nothing of ours"},
 	"tests/oracle":      {nil, "the differential test against PostgreSQL: test files only"},
 	"tests/contract":    {nil, "the architecture's tests read the module with go list and go/parser: test files only"},
 	"tests":             {nil, "the end-to-end tests build the binary and drive it from outside"},
