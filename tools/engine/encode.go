@@ -17,9 +17,12 @@ import (
 // without validating again the numbers and JSON values the executor
 // already produced as PostgreSQL printed them.
 func EncodeQuery(r *QueryResult) ([]byte, string, error) {
-	var text strings.Builder
-	text.Grow(256 + 16*len(r.Columns)*min(len(r.Rows), maxTextRows))
+	// The table is written apart, then quoted as data (FrameData) between
+	// the SQL and the counts.
+	var text, table strings.Builder
+	table.Grow(256 + 16*len(r.Columns)*min(len(r.Rows), maxTextRows))
 	writeQueryHead(&text, r)
+	writeTableHead(&table, r)
 
 	b := make([]byte, 0, 256+rowsSizeHint(r.Rows))
 	b = append(b, `{"database":`...)
@@ -61,7 +64,7 @@ func EncodeQuery(r *QueryResult) ([]byte, string, error) {
 				return nil, "", err
 			}
 			if i < maxTextRows && !r.DryRun && len(r.Columns) > 0 {
-				writeTextRow(&text, row)
+				writeTextRow(&table, row)
 			}
 		}
 		b = append(b, ']')
@@ -99,6 +102,10 @@ func EncodeQuery(r *QueryResult) ([]byte, string, error) {
 		b = append(append(b, `,"result_checks":`...), c...)
 	}
 	b = append(b, '}')
+	if table.Len() > 0 {
+		text.WriteByte('\n')
+		writeFrame(&text, FrameRows, table.String())
+	}
 	writeQueryTail(&text, r)
 	return b, text.String(), nil
 }

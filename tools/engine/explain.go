@@ -409,8 +409,8 @@ func RenderExplainText(r *ExplainResult) string {
 			fmt.Fprintf(&b, "; cost ceiling %.0f (%s)", p.CostCeiling, map[bool]string{true: "over it", false: "within it"}[p.OverCeiling])
 		}
 		b.WriteString("\n")
-		for _, l := range p.Tree {
-			b.WriteString(l + "\n")
+		if len(p.Tree) > 0 {
+			writeFrame(&b, FramePlan, strings.Join(p.Tree, "\n"))
 		}
 	}
 	if len(r.Warnings) > 0 {

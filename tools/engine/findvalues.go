@@ -186,9 +186,11 @@ func RenderFindValuesText(r *FindValuesResult) string {
 		fmt.Fprintf(&b, "No stored value of database %s matches %q.\n", r.Database, r.Text)
 	} else {
 		fmt.Fprintf(&b, "Stored values of database %s matching %q:\n", r.Database, r.Text)
+		var list strings.Builder
 		for _, m := range r.Matches {
-			fmt.Fprintf(&b, "- %s.%s = %s (similarity %.2f)\n", m.Table, m.Column, quoteLiteral(m.Value), m.Similarity)
+			fmt.Fprintf(&list, "- %s.%s = %s (similarity %.2f)\n", m.Table, m.Column, quoteLiteral(m.Value), m.Similarity)
 		}
+		writeFrame(&b, FrameValues, list.String())
 	}
 	if r.Note != "" {
 		fmt.Fprintf(&b, "-- %s\n", r.Note)

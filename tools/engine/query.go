@@ -224,41 +224,51 @@ const (
 // markdown table of the first rows (EncodeQuery makes it along with the
 // JSON).
 func RenderQueryText(r *QueryResult) string {
-	var b strings.Builder
+	var b, table strings.Builder
 	writeQueryHead(&b, r)
+	writeTableHead(&table, r)
 	if !r.DryRun && len(r.Columns) > 0 {
 		for i, row := range r.Rows {
 			if i == maxTextRows {
 				break
 			}
-			writeTextRow(&b, row)
+			writeTextRow(&table, row)
 		}
+	}
+	if table.Len() > 0 {
+		b.WriteByte('\n')
+		writeFrame(&b, FrameRows, table.String())
 	}
 	writeQueryTail(&b, r)
 	return b.String()
 }
 
-// writeQueryHead writes the text before the rows: the SQL, and the
-// table's header (or the dry-run line).
+// writeQueryHead writes the text before the rows: the SQL (or the dry-run
+// line).
 func writeQueryHead(b *strings.Builder, r *QueryResult) {
 	fmt.Fprintf(b, "```sql\n%s\n```\n", r.SQL)
 	if r.DryRun {
 		b.WriteString("\nValidated, not run (dry_run).\n")
+	}
+}
+
+// writeTableHead writes the header of the rows' markdown table (nothing
+// for a dry run or a result without columns).
+func writeTableHead(b *strings.Builder, r *QueryResult) {
+	if r.DryRun || len(r.Columns) == 0 {
 		return
 	}
-	if len(r.Columns) > 0 {
-		b.WriteString("\n|")
-		for _, c := range r.Columns {
-			b.WriteByte(' ')
-			writeCell(b, c.Name)
-			b.WriteString(" |")
-		}
-		b.WriteString("\n|")
-		for range r.Columns {
-			b.WriteString("---|")
-		}
-		b.WriteByte('\n')
+	b.WriteByte('|')
+	for _, c := range r.Columns {
+		b.WriteByte(' ')
+		writeCell(b, c.Name)
+		b.WriteString(" |")
 	}
+	b.WriteString("\n|")
+	for range r.Columns {
+		b.WriteString("---|")
+	}
+	b.WriteByte('\n')
 }
 
 // writeQueryTail writes the text after the rows: counts, limits, time.

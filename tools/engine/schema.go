@@ -131,6 +131,8 @@ func (e *Engine) SchemaJSON(ctx context.Context, args SchemaArgs) (*SchemaResult
 		if out, text, err = e.describe(ctx, a, prep, args); err != nil {
 			return nil, nil, "", err
 		}
+		text = FrameData(FrameSchema, text)
+		out.Tokens = schema.EstimateTokens(text) // of the text as sent, quoted
 		if raw, err = json.Marshal(out); err != nil {
 			return nil, nil, "", &Error{Code: CodeInternal, Message: "the schema could not be encoded", Err: err}
 		}
