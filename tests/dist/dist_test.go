@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -347,5 +348,39 @@ func TestServerJSON(t *testing.T) {
 	}
 	if !strings.Contains(string(dockerfile), `LABEL io.modelcontextprotocol.server.name="`+entry.Name+`"`) {
 		t.Errorf("the Dockerfile does not label the image with the server's name %s (the Registry checks the label)", entry.Name)
+	}
+}
+
+// TestCrossBuilds builds the release binaries of the other targets this
+// machine has a C compiler for (linux/arm64, windows/amd64 on an x86-64
+// Linux), as dist does, and checks each is an executable of its platform.
+// CI installs the compilers and sets PGMCP_REQUIRE_CROSS=1, which makes a
+// missing one a failure.
+func TestCrossBuilds(t *testing.T) {
+	require := os.Getenv("PGMCP_REQUIRE_CROSS") == "1"
+	want := map[string]string{"linux/arm64": "ELF AARCH64", "windows/amd64": "PE executable, machine 0x8664", "linux/amd64": "ELF X86_64"}
+	for _, tg := range knownTargets() {
+		if tg.GOOS == runtime.GOOS && tg.GOARCH == runtime.GOARCH || want[tg.String()] == "" {
+			continue // the host's own is built by the bundle test
+		}
+		t.Run(strings.ReplaceAll(tg.String(), "/", "_"), func(t *testing.T) {
+			if tg.cc == "" {
+				if require {
+					t.Fatalf("cannot build %s: %s (required: PGMCP_REQUIRE_CROSS=1)", tg, tg.why)
+				}
+				t.Skipf("cannot build %s: %s", tg, tg.why)
+			}
+			bin := filepath.Join(t.TempDir(), tg.exe())
+			var log bytes.Buffer
+			start := time.Now()
+			if err := build(t.Context(), "../..", tg, testVersion, bin, &log); err != nil {
+				t.Fatalf("build %s: %v\n%s", tg, err, log.String())
+			}
+			kind, err := identify(bin)
+			if err != nil || !strings.HasPrefix(kind, want[tg.String()]) {
+				t.Fatalf("%s: %q (%v), want %s", tg, kind, err, want[tg.String()])
+			}
+			t.Logf("%s: %s, built in %s", tg, kind, time.Since(start).Round(time.Second))
+		})
 	}
 }
