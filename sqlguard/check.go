@@ -23,6 +23,8 @@ type Query struct {
 	cols  []colRef
 	reads []string
 
+	params int // parameters the query takes ($1 … $params): CheckParams
+
 	fpOnce sync.Once
 	fp     string
 
@@ -42,14 +44,46 @@ func Check(sql string, p *Policy) (*Query, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-	q, err := check(sql, c, forceReflectWalk || len(schemaDrift) > 0)
+	q, err := check(sql, c, forceReflectWalk || len(schemaDrift) > 0, 0)
 	if err != nil {
 		return nil, err
 	}
 	return q, nil
 }
 
-func check(sql string, c *compiled, slow bool) (*Query, *Error) {
+// CheckParams is Check for a query that pgmcp built itself with n
+// parameters ($1 … $n, each used). A parameter is accepted only as the
+// operand of a cast to an allowed type ($1::integer, $2::text[]): a typed
+// value, like a typed literal, whatever it holds, since PostgreSQL binds it
+// as data and never parses it as SQL. Anywhere else, or numbered outside
+// 1 … n, it is refused (CodeParameterNotAllowed), as Check refuses every
+// parameter.
+func CheckParams(sql string, p *Policy, n int) (*Query, error) {
+	if p == nil {
+		return nil, &Error{Code: CodeInvalidPolicy, Message: "no sqlguard policy"}
+	}
+	if n < 1 || n > maxParams {
+		return nil, &Error{Code: CodeParameterNotAllowed, Message: "a query built with " + strconv.Itoa(n) + " parameters (1 to " + strconv.Itoa(maxParams) + " are accepted)"}
+	}
+	c := p.compiled()
+	if c.err != nil {
+		return nil, c.err
+	}
+	q, err := check(sql, c, forceReflectWalk || len(schemaDrift) > 0, n)
+	if err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// maxParams bounds CheckParams' parameters.
+const maxParams = 1000
+
+// Params is how many parameters the query takes (0 unless it was checked
+// by CheckParams).
+func (q *Query) Params() int { return q.params }
+
+func check(sql string, c *compiled, slow bool, params int) (*Query, *Error) {
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -102,13 +136,18 @@ func check(sql string, c *compiled, slow bool) (*Query, *Error) {
 		return nil, newError(CodeNotSelect, sql, raw.StmtLocation, "only SELECT queries are allowed; this is "+article(kind)+" statement")
 	}
 
-	w := walker{c: c, sql: sql, maxDepth: c.maxDepth, slow: slow}
+	w := walker{c: c, sql: sql, maxDepth: c.maxDepth, slow: slow, params: make([]bool, params)}
 	w.selectStmt(sel)
 	if w.err != nil {
 		return nil, w.err
 	}
+	for i, used := range w.params {
+		if !used {
+			return nil, &Error{Code: CodeParameterNotAllowed, Message: "parameter $" + strconv.Itoa(i+1) + " is given but the query does not use it"}
+		}
+	}
 	return &Query{sql: statementText(sql, raw), tree: tree, c: c, rels: w.rels, funcs: w.funcs, cols: w.cols,
-		reads: sortedUnique(w.reads)}, nil
+		reads: sortedUnique(w.reads), params: params}, nil
 }
 
 func article(kind string) string {

@@ -54,7 +54,7 @@ var allowed = []string{
 var handled = []string{
 	"SelectStmt", "WithClause", "CommonTableExpr", "RangeVar", "RangeSubselect", "RangeFunction",
 	"RangeTableSample", "JoinExpr", "ColumnRef", "FuncCall", "A_Expr", "SubLink", "SortBy",
-	"SQLValueFunction", "TypeName", "A_Indirection",
+	"SQLValueFunction", "TypeName", "A_Indirection", "TypeCast",
 }
 
 type field struct {

@@ -113,7 +113,7 @@ func (q *Query) LimitRows(n int) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sqlguard: LimitRows: deparse: %w", err)
 	}
-	if _, cerr := check(out, q.c, forceReflectWalk || len(schemaDrift) > 0); cerr != nil {
+	if _, cerr := check(out, q.c, forceReflectWalk || len(schemaDrift) > 0, q.params); cerr != nil {
 		return "", fmt.Errorf("sqlguard: LimitRows: the limited query does not pass the guard: %w", cerr)
 	}
 	return out, nil

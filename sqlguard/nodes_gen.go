@@ -1274,8 +1274,6 @@ func (w *walker) walkTypeCast(n *pg.TypeCast, skip uint64) {
 	}
 }
 
-func (w *walker) visitTypeCast(n *pg.TypeCast) { w.walkTypeCast(n, 0) }
-
 // Fields of TypeName (bit = field index).
 const (
 	fTypeName_Names       uint64 = 1 << 0

@@ -260,8 +260,8 @@ func TestReflectWalkEquivalent(t *testing.T) {
 	}
 	c := p.compiled()
 	for _, s := range sqls {
-		q1, e1 := check(s, c, false)
-		q2, e2 := check(s, c, true)
+		q1, e1 := check(s, c, false, 0)
+		q2, e2 := check(s, c, true, 0)
 		if (e1 == nil) != (e2 == nil) || (e1 != nil && *e1 != *e2) {
 			t.Errorf("%.120q: fast %v, reflect %v", s, e1, e2)
 			continue

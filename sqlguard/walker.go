@@ -29,6 +29,10 @@ type walker struct {
 	// list is never output, so * there does not expose blocked columns.
 	existsSel *pg.SelectStmt
 
+	// params are the parameters the query may use ($1 is params[0]),
+	// marked when used; none for Check.
+	params []bool
+
 	rels  []*relRule
 	funcs []string
 	cols  []colRef
@@ -318,6 +322,27 @@ func (w *walker) visitSQLValueFunction(n *pg.SQLValueFunction) {
 		return
 	}
 	w.walkSQLValueFunction(n, 0)
+}
+
+// visitTypeCast accepts a parameter as the operand of a cast when the
+// query may use it (CheckParams): its type is the cast's, which the
+// cast-target allowlist checks. Any other parameter is refused where it is
+// met (rejectMsg).
+func (w *walker) visitTypeCast(n *pg.TypeCast) {
+	if p := n.Arg.GetParamRef(); p != nil && len(w.params) > 0 {
+		if p.Number < 1 || int(p.Number) > len(w.params) {
+			w.fail(CodeParameterNotAllowed, p.Location, "parameter $"+strconv.Itoa(int(p.Number))+" is not one of the query's "+strconv.Itoa(len(w.params)))
+			return
+		}
+		w.params[p.Number-1] = true
+		if n.TypeName == nil {
+			w.fail(CodeParameterNotAllowed, p.Location, "a parameter needs a type")
+			return
+		}
+		w.visitTypeName(n.TypeName)
+		return
+	}
+	w.walkTypeCast(n, 0)
 }
 
 // visitTypeName applies the cast-target allowlist (to every TypeName: casts,

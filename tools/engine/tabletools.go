@@ -352,6 +352,15 @@ func BuildTableQuery(tool *TableTool, args TableQueryArgs) (string, []any, error
 		params = append(params, v)
 		return "$" + strconv.Itoa(len(params)) + "::" + typ
 	}
+	// A column of a type of its own (an enum, a domain) is compared as
+	// text: parameters are cast to builtin types only, as the guard
+	// requires of every cast.
+	operand := func(f *TableFilter) (string, string) {
+		if builtinType(f.Type) {
+			return quoteIdent(f.Column), f.Type
+		}
+		return quoteIdent(f.Column) + "::text", "text"
+	}
 	var where []string
 	cols := make([]string, 0, len(args.Filters))
 	for c := range args.Filters {
@@ -386,7 +395,8 @@ func BuildTableQuery(tool *TableTool, args TableQueryArgs) (string, []any, error
 			if err != nil {
 				return bad("filters.%s.equals: %v", c, err)
 			}
-			where = append(where, id+" = "+param(v, f.Type))
+			lhs, typ := operand(f)
+			where = append(where, lhs+" = "+param(v, typ))
 		}
 		if cf.In != nil {
 			used++
@@ -404,7 +414,8 @@ func BuildTableQuery(tool *TableTool, args TableQueryArgs) (string, []any, error
 				}
 				list = append(list, v)
 			}
-			where = append(where, id+" = ANY("+param(list, f.Type+"[]")+")")
+			lhs, typ := operand(f)
+			where = append(where, lhs+" = ANY("+param(list, typ+"[]")+")")
 		}
 		if cf.Min != nil || cf.Max != nil {
 			used++
@@ -491,6 +502,19 @@ func BuildTableQuery(tool *TableTool, args TableQueryArgs) (string, []any, error
 		sql.WriteString(" LIMIT " + strconv.Itoa(limit))
 	}
 	return sql.String(), params, nil
+}
+
+// builtinType: typ (as format_type prints it) is a type of PostgreSQL's
+// own that the filters cast parameters to.
+func builtinType(typ string) bool {
+	t := strings.ToLower(typ)
+	for _, b := range []string{"smallint", "integer", "bigint", "real", "double precision", "numeric", "boolean",
+		"date", "timestamp", "time", "text", "character varying", "character", "uuid"} {
+		if t == b || strings.HasPrefix(t, b+"(") || strings.HasPrefix(t, b+" ") {
+			return true
+		}
+	}
+	return false
 }
 
 func isDateOnly(s string) bool {

@@ -10,8 +10,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmcp/pgmcp/cmd/pgmcp/demodb"
 	"github.com/pgmcp/pgmcp/schema"
+	"github.com/pgmcp/pgmcp/sqlguard"
 	"github.com/pgmcp/pgmcp/tests/pgtest"
+	"github.com/pgmcp/pgmcp/tools/pgexec"
 )
 
 // demoTableTools introspects the demo database as the demo policy shows
@@ -104,6 +107,13 @@ func TestBuildTableQuery(t *testing.T) {
 	db, tools := demoTableTools(t)
 	orders := tools["orders_find"]
 	conn := db.Pool(t)
+	policy, err := sqlguard.ParsePolicyJSON(demodb.PolicyJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if policy.Catalog, err = pgexec.LoadCatalog(t.Context(), conn, policy.AllowedSchemas); err != nil {
+		t.Fatal(err)
+	}
 	isNull := true
 	cases := []struct {
 		name string
@@ -135,6 +145,11 @@ func TestBuildTableQuery(t *testing.T) {
 			for _, p := range params {
 				if s, ok := p.(string); ok && strings.Contains(sql, s) {
 					t.Errorf("the value %q is in the SQL text", s)
+				}
+			}
+			if len(params) > 0 {
+				if _, err := sqlguard.CheckParams(sql, policy, len(params)); err != nil {
+					t.Fatalf("the guard refuses the built query: %v", err)
 				}
 			}
 			got, want := rowsOf(t, conn, sql, params...), rowsOf(t, conn, c.hand)

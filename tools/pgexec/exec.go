@@ -211,23 +211,39 @@ func (e *Executor) Pool() *pgxpool.Pool { return e.pool }
 // settings, the query, ROLLBACK and the session check go to the server as
 // one pipeline, each step skipped by the server if an earlier one failed.
 func (e *Executor) Run(ctx context.Context, q *sqlguard.Query, lim Limits) (res *Result, err error) {
+	return e.RunParams(ctx, q, nil, lim)
+}
+
+// RunParams is Run of a query checked with parameters
+// (sqlguard.CheckParams), with their values in PostgreSQL's text format,
+// as many as the query takes: they are bound as data (the extended
+// protocol's Bind), never part of the SQL text.
+func (e *Executor) RunParams(ctx context.Context, q *sqlguard.Query, params [][]byte, lim Limits) (res *Result, err error) {
 	ctx, span := e.startSpan(ctx, opSelect, q.SQL(), lim)
 	defer func() { endSpan(span, res, err) }()
+	if len(params) != q.Params() {
+		return nil, &Error{Code: CodeQueryFailed, Message: fmt.Sprintf("the query takes %d parameters, %d were given", q.Params(), len(params))}
+	}
 	lim = lim.withDefaults()
 	sql, err := q.LimitRows(lim.MaxRows + 1)
 	if err != nil {
 		return nil, &Error{Code: CodeQueryFailed, Message: "cannot apply the row limit to this query", Err: err}
 	}
-	return e.run(ctx, sql, lim)
+	return e.runParams(ctx, sql, params, lim)
 }
 
-// run is Run of SQL text: only Run (checked queries) and tests call it. A
-// prepared statement found stale is run once more, unprepared.
+// run is Run of SQL text: only Run (checked queries) and tests call it.
 func (e *Executor) run(ctx context.Context, sql string, lim Limits) (*Result, error) {
+	return e.runParams(ctx, sql, nil, lim)
+}
+
+// runParams is run with parameters. A prepared statement found stale is
+// run once more, unprepared.
+func (e *Executor) runParams(ctx context.Context, sql string, params [][]byte, lim Limits) (*Result, error) {
 	arena := new(textArena) // the result's text
-	res, fields, raw, stale, err := e.runOnce(ctx, sql, lim, true, arena)
+	res, fields, raw, stale, err := e.runOnce(ctx, sql, params, lim, true, arena)
 	if stale {
-		res, fields, raw, _, err = e.runOnce(ctx, sql, lim, false, arena)
+		res, fields, raw, _, err = e.runOnce(ctx, sql, params, lim, false, arena)
 	}
 	if err != nil {
 		return nil, err
@@ -238,7 +254,7 @@ func (e *Executor) run(ctx context.Context, sql string, lim Limits) (*Result, er
 // runOnce is one attempt of run, with the query prepared on the connection
 // when prepare is set. stale means the prepared statement could not run
 // as prepared: the caller may try again unprepared.
-func (e *Executor) runOnce(ctx context.Context, sql string, lim Limits, prepare bool, arena *textArena) (res *Result, fields []pgconn.FieldDescription, raw [][]cell, stale bool, err error) {
+func (e *Executor) runOnce(ctx context.Context, sql string, params [][]byte, lim Limits, prepare bool, arena *textArena) (res *Result, fields []pgconn.FieldDescription, raw [][]cell, stale bool, err error) {
 	conn, caps, err := e.begin(ctx, lim)
 	if err != nil {
 		return nil, nil, nil, false, err
@@ -257,7 +273,7 @@ func (e *Executor) runOnce(ctx context.Context, sql string, lim Limits, prepare 
 	if !prepare {
 		qs = nil // unnamed (the stale statement was dropped by the attempt before)
 	}
-	query := qs.send(pl, sql, nil)
+	query := qs.send(pl, sql, params)
 	check := sendEnd(pl, caps, st)
 	start := time.Now()
 	if err := pl.Flush(); err != nil {
