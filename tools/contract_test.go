@@ -42,33 +42,44 @@ func TestPublicContract(t *testing.T) {
 			if err := json.Unmarshal(raw, &resp); err != nil || resp.Error != nil || resp.Result == nil {
 				t.Fatalf("%s: %s (%v)", method, raw, err)
 			}
-			var got bytes.Buffer
-			if err := json.Indent(&got, resp.Result, "", "  "); err != nil {
-				t.Fatal(err)
-			}
-			got.WriteByte('\n')
-			path := filepath.Join("testdata", "contract", strings.ReplaceAll(method, "/", "_")+".json")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v; create it with: go test ./tools -run TestPublicContract -update", err)
-			}
-			if !bytes.Equal(got.Bytes(), want) {
-				t.Errorf("%s differs from %s: the public contract changed. If the change is meant, run\n\tgo test ./tools -run TestPublicContract -update\nand review the diff.\n%s", method, path, firstDifference(string(want), got.String()))
-			}
+			snapshot(t, strings.ReplaceAll(method, "/", "_")+".json", resp.Result)
 		})
 	}
 }
 
 // firstDifference shows the first line where got differs from want.
+// snapshot compares v, as indented JSON, with testdata/contract/name
+// (written instead with -update).
+func snapshot(t *testing.T, name string, v any) {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := json.Indent(&got, raw, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	got.WriteByte('\n')
+	path := filepath.Join("testdata", "contract", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v; create it with: go test ./tools -run %s -update", err, t.Name())
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Errorf("%s differs from %s: the public contract changed. If the change is meant, run\n\tgo test ./tools -run %s -update\nand review the diff.\n%s", name, path, t.Name(), firstDifference(string(want), got.String()))
+	}
+}
+
 func firstDifference(want, got string) string {
 	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
 	for i := 0; i < len(w) || i < len(g); i++ {

@@ -29,7 +29,8 @@ func NewServer(eng *engine.Engine, version string) *server.MCPServer {
 	hooks := h.resourceHooks()
 	hooks.AddBeforeCallTool(noteRequestID)
 	s := server.NewMCPServer("pgmcp", version,
-		server.WithToolCapabilities(false),
+		// The tool list changes only with per-table tools (schema loads).
+		server.WithToolCapabilities(eng.TableToolsOn()),
 		server.WithResourceCapabilities(false, false),
 		server.WithPromptCapabilities(false),
 		server.WithCompletions(),
@@ -40,9 +41,14 @@ func NewServer(eng *engine.Engine, version string) *server.MCPServer {
 		server.WithRecovery(),
 		server.WithToolHandlerMiddleware(h.middleware),
 		server.WithToolFilter(withView),
+		server.WithToolFilter(h.tableToolFilter),
 	)
 	for _, t := range h.all() {
 		s.AddTool(t.Tool, t.Handler)
+	}
+	if eng.TableToolsOn() {
+		h.tables = &tableToolSync{srv: s}
+		h.syncTableTools()
 	}
 	s.AddPrompts(h.allPrompts()...)
 	s.AddResources(append(h.resources(), h.viewResource())...)
@@ -52,12 +58,16 @@ func NewServer(eng *engine.Engine, version string) *server.MCPServer {
 
 // handlers bind the engine's operations to MCP.
 type handlers struct {
-	eng *engine.Engine
-	log *slog.Logger
+	eng    *engine.Engine
+	log    *slog.Logger
+	tables *tableToolSync // nil without per-table tools
 }
 
 // all is the explicit list of tools.
 func (h *handlers) all() []server.ServerTool {
+	if !h.eng.SQLTools() {
+		return []server.ServerTool{h.getSchemaTool(), h.findValuesTool()}
+	}
 	return []server.ServerTool{
 		h.getSchemaTool(),
 		h.queryTool(),

@@ -40,6 +40,9 @@ func (h *handlers) getSchema(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	if err != nil {
 		return h.fail(ctx, "get_schema", err), nil
 	}
+	if args.Refresh {
+		h.syncTableTools() // a changed schema changes the per-table tools
+	}
 	res := h.succeed(ctx, out, text)
 	res.RawStructuredContent = raw // nil: encoded by mcp-go
 	return res, nil

@@ -42,6 +42,9 @@ type Config struct {
 	DatabaseURL string `env:"DATABASE_URL" desc:"PostgreSQL connection URL (or key=value DSN) of the one database to serve. Use a read-only role."`
 	Databases   string `env:"DATABASES" desc:"JSON list of named databases, each {\"name\", \"url\", \"policy\" or \"policy_file\", \"examples_file\", \"pooler\"}; one server serves them all and every tool takes a database argument. Exclusive with PGMCP_DATABASE_URL."`
 
+	TableTools     []string `env:"TABLE_TOOLS" desc:"Comma-separated tables that get a tool of their own ({table}_find: typed filters, pgmcp builds the SQL with parameters), as table or schema.table, path.Match patterns allowed (e.g. orders,public.order_*, or * for every permitted table; at most 50 tools, the most central tables first). Off when empty."`
+	TableToolsOnly bool     `env:"TABLE_TOOLS_ONLY" envDefault:"false" desc:"With PGMCP_TABLE_TOOLS: serve no free-SQL tools (query and explain): callers get get_schema, find_values and the per-table tools only."`
+
 	Demo bool `env:"DEMO" envDefault:"false" desc:"With serve: serve the built-in demo database on a private throwaway PostgreSQL instead, as pgmcp demo does (PostgreSQL's server programs must be installed). For launchers that pass settings only as environment, such as the Claude Desktop bundle."`
 
 	Pooler string `env:"POOLER" desc:"What is between pgmcp and PostgreSQL: none (a dedicated session per connection), transaction (a transaction-mode pooler such as PgBouncer: every transaction sets its own read-only mode, timeouts, role and search_path, and no statement is prepared on a session), or unset: none, unless the server refuses pgmcp's start-up parameters as PgBouncer does. An entry of PGMCP_DATABASES may set its own (\"pooler\")."`

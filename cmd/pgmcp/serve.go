@@ -193,6 +193,8 @@ func (a *app) engineConfig(model *llm.Client, audit *engine.AuditLog) engine.Con
 		MaxConcurrent:        maxConcurrent,
 		QueueWait:            cfg.Limits.QueueTimeout,
 		Admit:                a.admit,
+		TableTools:           cfg.TableTools,
+		TableToolsOnly:       cfg.TableToolsOnly,
 		Limits: pgexec.Limits{
 			MaxResultBytes:   cfg.Limits.MaxResultBytes,
 			MaxCellBytes:     cfg.Limits.MaxCellBytes,

@@ -156,6 +156,13 @@ type Config struct {
 	// the server (0: no cap); a call waits up to QueueWait for a slot.
 	MaxConcurrent int
 	QueueWait     time.Duration
+	// TableTools are the tables (patterns: table or schema.table,
+	// path.Match style) that get a tool of their own (TableTools,
+	// FindRows); none when empty.
+	TableTools []string
+	// TableToolsOnly, with TableTools, serves no free-SQL tool (query,
+	// explain): the binding leaves them out (SQLTools).
+	TableToolsOnly bool
 	// Admit, when set, is asked about a database that was Pending once it
 	// opens, before it is served: an error keeps it unavailable, with that
 	// error, and stops the retries (the server's check that its login
@@ -182,7 +189,17 @@ type Engine struct {
 	dbs atomic.Pointer[[]*Database]
 	// retries are the background openings of Pending databases.
 	retries retrier
+	// tableTools are the per-table tools made of recent schemas (by the
+	// caller's prepared schema; tablerows.go).
+	tableTools tableToolCache
 }
+
+// TableToolsOn reports whether per-table tools are configured.
+func (e *Engine) TableToolsOn() bool { return len(e.cfg.TableTools) > 0 }
+
+// SQLTools reports whether the free-SQL tools (query, explain) are served:
+// not when only per-table tools are.
+func (e *Engine) SQLTools() bool { return !(e.TableToolsOn() && e.cfg.TableToolsOnly) }
 
 // New checks cfg, fills in its defaults and builds what the operations
 // share: executors, schema caches, the rate limiter and the gate.

@@ -101,6 +101,12 @@ func (e *Engine) execute(ctx context.Context, a *Access, q *sqlguard.Query, maxR
 
 // executeWith is execute under the given limits.
 func (e *Engine) executeWith(ctx context.Context, a *Access, q *sqlguard.Query, lim pgexec.Limits) (*pgexec.Result, error) {
+	return e.executeParams(ctx, a, q, nil, lim)
+}
+
+// executeParams is executeWith of a query checked with parameters, with
+// their values (none for other queries).
+func (e *Engine) executeParams(ctx context.Context, a *Access, q *sqlguard.Query, params [][]byte, lim pgexec.Limits) (*pgexec.Result, error) {
 	leave, err := e.gate.enter(ctx)
 	if err != nil {
 		return nil, err
@@ -110,7 +116,7 @@ func (e *Engine) executeWith(ctx context.Context, a *Access, q *sqlguard.Query, 
 		return nil, err
 	}
 	if e.cfg.MaxPlanCost > 0 {
-		plan, err := a.db.Exec.Explain(ctx, q, lim)
+		plan, err := a.db.Exec.ExplainParams(ctx, q, params, lim)
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +127,7 @@ func (e *Engine) executeWith(ctx context.Context, a *Access, q *sqlguard.Query, 
 				SQL:     q.SQL()}
 		}
 	}
-	res, err := a.db.Exec.Run(ctx, q, lim)
+	res, err := a.db.Exec.RunParams(ctx, q, params, lim)
 	e.noteServer(ctx, a.db.Name, res, err)
 	return res, err
 }
@@ -129,8 +135,14 @@ func (e *Engine) executeWith(ctx context.Context, a *Access, q *sqlguard.Query, 
 // check runs the guard, and records its verdict for the audit log and the
 // metrics.
 func (e *Engine) check(ctx context.Context, sql string, p *sqlguard.Policy) (*sqlguard.Query, error) {
+	return e.guard(ctx, sql, func() (*sqlguard.Query, error) { return e.verdicts.Check(sql, p) })
+}
+
+// guard runs a check of sql in its trace span, and notes its verdict in
+// the call's audit record and the metrics.
+func (e *Engine) guard(ctx context.Context, sql string, check func() (*sqlguard.Query, error)) (*sqlguard.Query, error) {
 	_, span := startGuardSpan(ctx)
-	q, err := e.verdicts.Check(sql, p)
+	q, err := check()
 	endGuardSpan(span, sql, q, err, e.cfg.Limits.TraceSQL)
 	noteChecked(ctx, sql, q, err)
 	if err != nil {

@@ -205,7 +205,7 @@ func describeTableTool(t *schema.Table, tool *TableTool, all []*schema.Table) st
 	var b strings.Builder
 	fmt.Fprintf(&b, "Find rows of the table %s", t.QualifiedName())
 	if t.Comment != "" {
-		fmt.Fprintf(&b, ": %s", oneLineText(t.Comment))
+		fmt.Fprintf(&b, ": %s", strings.TrimRight(oneLineText(t.Comment), "."))
 	}
 	b.WriteString(". Read-only; pgmcp builds the query itself.\nColumns:")
 	for _, c := range t.Columns {

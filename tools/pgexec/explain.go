@@ -87,8 +87,17 @@ type IndexInfo struct {
 // VERBOSE) — never ANALYZE — of the query as written and as it would run,
 // in a READ ONLY transaction with the same timeouts as Run, rolled back.
 func (e *Executor) Explain(ctx context.Context, q *sqlguard.Query, lim Limits) (_ *Plan, err error) {
+	return e.ExplainParams(ctx, q, nil, lim)
+}
+
+// ExplainParams is Explain of a query checked with parameters, planned
+// with their values (as RunParams would run it).
+func (e *Executor) ExplainParams(ctx context.Context, q *sqlguard.Query, params [][]byte, lim Limits) (_ *Plan, err error) {
 	ctx, span := e.startSpan(ctx, opExplain, q.SQL(), lim)
 	defer func() { endSpan(span, nil, err) }()
+	if len(params) != q.Params() {
+		return nil, &Error{Code: CodeQueryFailed, Message: fmt.Sprintf("the query takes %d parameters, %d were given", q.Params(), len(params))}
+	}
 	lim = lim.withDefaults()
 	asRun, err := q.LimitRows(lim.MaxRows + 1)
 	if err != nil {
@@ -105,8 +114,8 @@ func (e *Executor) Explain(ctx context.Context, q *sqlguard.Query, lim Limits) (
 	// Planning folds immutable calls on constants: EXPLAIN gets its own,
 	// shorter timeout.
 	steps := sendBegin(pl, pinsOf(conn.Conn().PgConn()), lim, lim.ExplainTimeout)
-	pl.SendQueryParams(explain+q.SQL(), nil, nil, nil, nil)
-	pl.SendQueryParams(explain+asRun, nil, nil, nil, nil)
+	pl.SendQueryParams(explain+q.SQL(), params, nil, nil, nil)
+	pl.SendQueryParams(explain+asRun, params, nil, nil, nil)
 	pl.SendQueryParams(`SELECT pg_catalog.pg_size_bytes(pg_catalog.current_setting('work_mem')), pg_catalog.current_setting('hash_mem_multiplier')::float8`, nil, nil, nil, nil)
 	st := statementsOf(conn.Conn().PgConn())
 	check := sendEnd(pl, caps, st)
