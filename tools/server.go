@@ -9,6 +9,7 @@ package tools
 import (
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -48,6 +49,7 @@ func NewServer(eng *engine.Engine, version string) *server.MCPServer {
 	}
 	if eng.TableToolsOn() {
 		h.tables = &tableToolSync{srv: s}
+		h.tables.lastSync.Store(time.Now().UnixNano())
 		h.syncTableTools()
 	}
 	s.AddPrompts(h.allPrompts()...)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -25,6 +26,10 @@ import (
 // tableToolSync keeps the registered per-table tools in step with the
 // schemas.
 type tableToolSync struct {
+	// lastSync is when a list of tools last started a sync (UnixNano).
+	lastSync atomic.Int64
+	running  sync.Mutex
+
 	mu   sync.Mutex
 	srv  *server.MCPServer
 	have map[string]string // tool name → its definition as JSON
@@ -53,6 +58,8 @@ func (h *handlers) syncTableTools() {
 	if h.tables == nil {
 		return
 	}
+	h.tables.running.Lock() // one sync at a time: the last one started wins
+	defer h.tables.running.Unlock()
 	want := map[string]server.ServerTool{}
 	defs := map[string]string{}
 	owner := map[string]tableToolRef{}
@@ -101,6 +108,21 @@ func (h *handlers) syncTableTools() {
 	s.have = defs
 }
 
+// syncEvery is how often, at most, listing the tools checks in the
+// background that the registered ones still match the schemas: a change
+// found by the schema cache's own checks (PGMCP_SCHEMA_CACHE_TTL) or a
+// SIGHUP reload reaches the tools, and the clients get list_changed.
+var syncEvery = 5 * time.Second
+
+func (h *handlers) syncSoon() {
+	now := time.Now().UnixNano()
+	last := h.tables.lastSync.Load()
+	if now-last < int64(syncEvery) || !h.tables.lastSync.CompareAndSwap(last, now) {
+		return
+	}
+	go h.syncTableTools()
+}
+
 // tableToolFilter shows the caller the per-table tools of its own view of
 // each database: a tool of a table it may not read is left out, and the
 // others are defined as its view has them (a column blocked for it is not
@@ -109,6 +131,7 @@ func (h *handlers) tableToolFilter(ctx context.Context, tools []mcp.Tool) []mcp.
 	if h.tables == nil {
 		return tools
 	}
+	h.syncSoon()
 	h.tables.mu.Lock()
 	owner := h.tables.owner
 	h.tables.mu.Unlock()

@@ -160,6 +160,26 @@ func TestTableToolsServed(t *testing.T) {
 	if o := f.call(t, t.Context(), "orders_find", map[string]any{"filters": map[string]any{"gift_note": map[string]any{"is_null": true}}, "count_only": true}); o.isError {
 		t.Errorf("a filter on the new column: %s", o.text)
 	}
+
+	// A reload without get_schema (SIGHUP, or the cache's own change
+	// check): the next tools/list starts a sync in the background.
+	syncEvery = 0
+	t.Cleanup(func() { syncEvery = 5 * time.Second })
+	before := changed.Load()
+	f.db.Exec(t, "ALTER TABLE orders ADD COLUMN wrapped boolean")
+	if _, err := f.dbs[0].Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for changed.Load() == before && time.Now().Before(deadline) {
+		if _, err := f.c.ListTools(t.Context(), mcp.ListToolsRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if changed.Load() == before {
+		t.Error("no list_changed after a reload found a new column")
+	}
 }
 
 // TestTableToolsContract snapshots the per-table tools of four small demo
