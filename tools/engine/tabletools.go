@@ -131,7 +131,7 @@ func TableTools(tables []schema.Table, patterns []string, maxRows int) (tools []
 			}
 			return a.Rows > b.Rows
 		})
-		note = fmt.Sprintf("%d tables match; tools are listed for the %d most central (most foreign keys, then most rows): narrow PGMCP_TABLE_TOOLS to choose others", len(picked), maxTableTools)
+		note = fmt.Sprintf("%d tables match; tools are listed for the %d most central (most foreign keys, then most rows): query reads the others, or narrow PGMCP_TABLE_TOOLS", len(picked), maxTableTools)
 		picked = picked[:maxTableTools]
 		sort.SliceStable(picked, func(i, j int) bool { return picked[i].QualifiedName() < picked[j].QualifiedName() })
 	}
@@ -171,6 +171,9 @@ func TableTools(tables []schema.Table, patterns []string, maxRows int) (tools []
 			tool.Filters = append(tool.Filters, f)
 		}
 		tool.Description = describeTableTool(t, &tool, picked)
+		if note != "" {
+			tool.Description += "\n(" + note + ".)"
+		}
 		tools = append(tools, tool)
 	}
 	return tools, note

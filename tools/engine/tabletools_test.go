@@ -81,8 +81,8 @@ func TestTableToolsBound(t *testing.T) {
 	}
 	tables = append(tables, schema.Table{Schema: "Sales Data", Name: "hub", Columns: []schema.Column{{Name: "id", Type: "integer"}}})
 	tools, note := TableTools(tables, nil, 100)
-	if len(tools) != maxTableTools || !strings.Contains(note, "82 tables match") {
-		t.Fatalf("%d tools, note %q", len(tools), note)
+	if len(tools) != maxTableTools || !strings.Contains(note, "82 tables match") || !strings.Contains(tools[0].Description, note) {
+		t.Fatalf("%d tools, note %q (in each description: the client is told)", len(tools), note)
 	}
 	names := map[string]bool{}
 	for _, tool := range tools {
