@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"slices"
@@ -165,8 +166,8 @@ func (h *handlers) tableTool(name, database string, t *engine.TableTool) server.
 	portableOutputSchema[engine.FindRowsResult]()(&tool)
 	engineTool := t.Name
 	handler := func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		var args engine.TableQueryArgs
-		if err := req.BindArguments(&args); err != nil {
+		args, err := decodeTableArgs(req.GetArguments())
+		if err != nil {
 			return h.fail(ctx, name, invalidArguments(err)), nil
 		}
 		out, err := h.eng.FindRows(ctx, engine.FindRowsArgs{Database: database, Tool: engineTool, TableQueryArgs: args})
@@ -181,6 +182,24 @@ func (h *handlers) tableTool(name, database string, t *engine.TableTool) server.
 		return h.succeed(ctx, out, text), nil
 	}
 	return server.ServerTool{Tool: tool, Handler: handler}
+}
+
+// decodeTableArgs decodes a table tool's arguments strictly: a field the
+// schema does not have (a misspelt filter, "gt" for "min") is an error, not
+// silently dropped, and numbers keep every digit (a bigint key past 2^53).
+func decodeTableArgs(raw map[string]any) (engine.TableQueryArgs, error) {
+	var args engine.TableQueryArgs
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return args, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(&args); err != nil {
+		return args, err
+	}
+	return args, nil
 }
 
 // tableInputSchema is the JSON schema of a table tool's arguments: a

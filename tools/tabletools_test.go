@@ -90,6 +90,10 @@ func TestTableToolsServed(t *testing.T) {
 		{map[string]any{"filters": map[string]any{"id": map[string]any{"equals": "x"}}}, "not a number"},
 		{map[string]any{"limit": 100000}, "limit 100000"},
 		{map[string]any{"filters": map[string]any{"status": map[string]any{"equals": "lost"}}}, "not one of"},
+		{map[string]any{"filters": map[string]any{"id": map[string]any{"equals": 1, "gt": 5}}}, "gt"},
+		{map[string]any{"where": "1=1"}, "where"},
+		{map[string]any{"filters": map[string]any{"id": map[string]any{"equals": 1.5}}}, "whole number"},
+		{map[string]any{"filters": map[string]any{"id": map[string]any{"equals": json.Number("99999999999999999999")}}}, "whole number"},
 	} {
 		o := f.call(t, t.Context(), "orders_find", c.args)
 		if !o.isError || o.err.Code != "invalid_argument" || !strings.Contains(o.err.Message, c.want) {

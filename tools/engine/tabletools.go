@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"path"
 	"regexp"
@@ -547,6 +548,15 @@ func checkValue(f *TableFilter, v any) (any, error) {
 	switch {
 	case isNumericType(t):
 		switch x := v.(type) {
+		case json.Number:
+			if strings.Contains(t, "int") {
+				if _, err := strconv.ParseInt(string(x), 10, 64); err != nil {
+					return nil, fmt.Errorf("%s is not a whole number in range (%s is %s)", x, f.Column, f.Type)
+				}
+			} else if _, err := strconv.ParseFloat(string(x), 64); err != nil {
+				return nil, fmt.Errorf("%s is not a number (%s is %s)", x, f.Column, f.Type)
+			}
+			return string(x), nil
 		case float64:
 			if strings.Contains(t, "int") && x != float64(int64(x)) {
 				return nil, fmt.Errorf("%v is not a whole number (%s is %s)", x, f.Column, f.Type)
