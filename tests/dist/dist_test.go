@@ -115,7 +115,9 @@ func inspector(t *testing.T, bin string, env []string, method ...string) map[str
 	t.Helper()
 	// The server is started through env(1) with exactly the host's
 	// variables, empty ones included (the inspector's -e refuses those).
-	args := append([]string{"--cli", "--format", "json"}, method...)
+	// Demo mode starts and loads a PostgreSQL first: on a loaded CI
+	// machine that takes longer than the inspector's default 15 s.
+	args := append([]string{"--cli", "--format", "json", "--connect-timeout", "180000"}, method...)
 	args = append(append(append(args, "--", "env"), env...), bin, "serve")
 	cmd := exec.CommandContext(t.Context(), filepath.Join("node_modules", ".bin", "mcp-inspector"), args...)
 	// The inspector writes ~/.mcp-inspector; the server gets only what -e
