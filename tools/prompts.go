@@ -14,6 +14,9 @@ import (
 
 // allPrompts is the explicit list of MCP prompts.
 func (h *handlers) allPrompts() []server.ServerPrompt {
+	if !h.eng.SQLTools() {
+		return nil // both walk a client through query and explain, which are not served
+	}
 	return []server.ServerPrompt{h.reviewSQLPrompt(), h.exploreDatabasePrompt()}
 }
 

@@ -23,10 +23,20 @@ Call get_schema first to see the tables and columns you may use. Use query to an
 (in plain English or as one SELECT), and explain to review a query's verdict, cost and risks
 without running it.`
 
+// TableToolsInstructions replace Instructions when only per-table tools
+// are served (PGMCP_TABLE_TOOLS_ONLY).
+const TableToolsInstructions = `pgmcp answers questions about PostgreSQL databases, read-only, through one tool per table.
+Call get_schema to see the tables and columns, find_values to find where a name or code is stored,
+and the {table}_find tool of a table to read its rows with filters; pgmcp writes the SQL itself.`
+
 // NewServer builds the MCP server over eng, with every tool, prompt and
 // resource registered; version is pgmcp's, reported to clients.
 func NewServer(eng *engine.Engine, version string) *server.MCPServer {
 	h := &handlers{eng: eng, log: eng.Logger()}
+	instructions := Instructions
+	if !eng.SQLTools() {
+		instructions = TableToolsInstructions
+	}
 	hooks := h.resourceHooks()
 	hooks.AddBeforeCallTool(noteRequestID)
 	s := server.NewMCPServer("pgmcp", version,
@@ -38,7 +48,7 @@ func NewServer(eng *engine.Engine, version string) *server.MCPServer {
 		server.WithPromptCompletionProvider(completions{h}),
 		server.WithResourceCompletionProvider(completions{h}),
 		server.WithHooks(hooks),
-		server.WithInstructions(Instructions),
+		server.WithInstructions(instructions),
 		server.WithRecovery(),
 		server.WithToolHandlerMiddleware(h.middleware),
 		server.WithToolFilter(withView),

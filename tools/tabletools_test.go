@@ -51,6 +51,9 @@ func TestTableToolsServed(t *testing.T) {
 	if got := toolNames(t, f); !slices.Equal(got, want) {
 		t.Fatalf("tools %v, want %v", got, want)
 	}
+	if p, err := f.c.ListPrompts(t.Context(), mcp.ListPromptsRequest{}); err != nil || len(p.Prompts) != 0 {
+		t.Errorf("prompts %v (%v): the two prompts use query and explain, which are not served", p, err)
+	}
 	isNull := true
 	for _, c := range []struct {
 		tool string
