@@ -40,7 +40,7 @@ type tableToolSync struct {
 
 type tableToolRef struct{ database, tool string }
 
-// toolName is the MCP name of a database's table tool: prefixed by the
+// tableToolName is the MCP name of a database's table tool: prefixed by the
 // database's name when several are served.
 func (h *handlers) tableToolName(database, tool string) string {
 	if len(h.eng.DatabaseNames()) > 1 {

@@ -55,12 +55,20 @@ func (e *Engine) TableToolsOf(ctx context.Context, database string) ([]TableTool
 	if err != nil {
 		return nil, "", err
 	}
-	prep, err := a.schema.Get(ctx)
+	s, err := e.tableToolsFor(ctx, a)
 	if err != nil {
 		return nil, "", err
 	}
-	s := e.tableTools.get(prep, e.cfg.TableTools, e.cfg.MaxRows)
 	return s.tools, s.note, nil
+}
+
+// tableToolsFor is the tool set of the caller's view a.
+func (e *Engine) tableToolsFor(ctx context.Context, a *Access) (*tableToolSet, error) {
+	prep, err := a.schema.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.tableTools.get(prep, e.cfg.TableTools, e.cfg.MaxRows), nil
 }
 
 // FindRowsArgs are the arguments of a per-table tool: which tool, and its
@@ -84,23 +92,25 @@ type FindRowsResult struct {
 // query (BuildTableQuery), which the guard checks like any other and the
 // executor runs under the same limits, role, audit and metrics.
 func (e *Engine) FindRows(ctx context.Context, args FindRowsArgs) (*FindRowsResult, error) {
-	tools, _, err := e.TableToolsOf(ctx, args.Database)
+	var set *tableToolSet
+	a, err := e.Access(ctx, args.Database)
+	if err == nil && len(e.cfg.TableTools) > 0 {
+		set, err = e.tableToolsFor(ctx, a)
+	}
 	if err != nil {
 		return nil, err
 	}
 	var tool *TableTool
-	for i := range tools {
-		if tools[i].Name == args.Tool {
-			tool = &tools[i]
+	if set != nil {
+		for i := range set.tools {
+			if set.tools[i].Name == args.Tool {
+				tool = &set.tools[i]
+			}
 		}
 	}
 	if tool == nil {
 		return nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("no table tool %q for this database and caller", args.Tool),
 			Hint: "list the tools again: the schema may have changed"}
-	}
-	a, err := e.Access(ctx, args.Database)
-	if err != nil {
-		return nil, err
 	}
 	sql, params, err := BuildTableQuery(tool, args.TableQueryArgs)
 	if err != nil {
@@ -135,6 +145,9 @@ func (e *Engine) checkParams(ctx context.Context, sql string, n int, p *sqlguard
 	})
 }
 
+// arrayElementEscaper escapes a quoted element of an array literal.
+var arrayElementEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
 // paramValues encodes BuildTableQuery's parameters in PostgreSQL's text
 // format (a list as an array literal, each element quoted), and as text
 // for the result.
@@ -157,7 +170,7 @@ func paramValues(params []any) ([][]byte, []string, error) {
 					b.WriteByte(',')
 				}
 				b.WriteByte('"')
-				b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s))
+				b.WriteString(arrayElementEscaper.Replace(s))
 				b.WriteByte('"')
 			}
 			b.WriteByte('}')

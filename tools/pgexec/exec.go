@@ -221,8 +221,8 @@ func (e *Executor) Run(ctx context.Context, q *sqlguard.Query, lim Limits) (res 
 func (e *Executor) RunParams(ctx context.Context, q *sqlguard.Query, params [][]byte, lim Limits) (res *Result, err error) {
 	ctx, span := e.startSpan(ctx, opSelect, q.SQL(), lim)
 	defer func() { endSpan(span, res, err) }()
-	if len(params) != q.Params() {
-		return nil, &Error{Code: CodeQueryFailed, Message: fmt.Sprintf("the query takes %d parameters, %d were given", q.Params(), len(params))}
+	if err := paramCount(q, params); err != nil {
+		return nil, err
 	}
 	lim = lim.withDefaults()
 	sql, err := q.LimitRows(lim.MaxRows + 1)
@@ -230,6 +230,15 @@ func (e *Executor) RunParams(ctx context.Context, q *sqlguard.Query, params [][]
 		return nil, &Error{Code: CodeQueryFailed, Message: "cannot apply the row limit to this query", Err: err}
 	}
 	return e.runParams(ctx, sql, params, lim)
+}
+
+// paramCount refuses values that are not as many as the query's
+// parameters (sqlguard.CheckParams).
+func paramCount(q *sqlguard.Query, params [][]byte) error {
+	if len(params) != q.Params() {
+		return &Error{Code: CodeQueryFailed, Message: fmt.Sprintf("the query takes %d parameters, %d were given", q.Params(), len(params))}
+	}
+	return nil
 }
 
 // run is Run of SQL text: only Run (checked queries) and tests call it.

@@ -95,8 +95,8 @@ func (e *Executor) Explain(ctx context.Context, q *sqlguard.Query, lim Limits) (
 func (e *Executor) ExplainParams(ctx context.Context, q *sqlguard.Query, params [][]byte, lim Limits) (_ *Plan, err error) {
 	ctx, span := e.startSpan(ctx, opExplain, q.SQL(), lim)
 	defer func() { endSpan(span, nil, err) }()
-	if len(params) != q.Params() {
-		return nil, &Error{Code: CodeQueryFailed, Message: fmt.Sprintf("the query takes %d parameters, %d were given", q.Params(), len(params))}
+	if err := paramCount(q, params); err != nil {
+		return nil, err
 	}
 	lim = lim.withDefaults()
 	asRun, err := q.LimitRows(lim.MaxRows + 1)
